@@ -29,7 +29,8 @@ func normalizeRepoURL(raw string) (repoKey, bool) {
 		// scp-like syntax: [user@]host:owner/name.git. A colon before any slash marks it.
 		colon := strings.IndexByte(s, ':')
 		slash := strings.IndexByte(s, '/')
-		if colon <= 0 || (slash >= 0 && slash < colon) {
+		// A single letter before the colon is a Windows drive (C:/repos/x), not a host.
+		if colon <= 1 || (slash >= 0 && slash < colon) {
 			return "", false
 		}
 		host, path = s[:colon], s[colon+1:]
