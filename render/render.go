@@ -1,0 +1,727 @@
+package render
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// Vars are the inputs of a render beside the files and the environment: what Git knows
+// about the revision and what the person or tool asking wants overridden.
+type Vars struct {
+	// Commit is the full SHA of the revision ({{commit}}; {{shortCommit}} is its first 7).
+	Commit string
+	// Branch is the branch the revision was taken from ({{branch}}), empty for a promotion.
+	Branch string
+	// Repo is the repository's name or URL ({{repo}}).
+	Repo string
+	// Overrides win over every vars file, as the NAIS deploy CLI's VAR and VARS do. ParseVar and
+	// DecodeVars build them from --var and --vars.
+	Overrides map[string]any
+}
+
+// Result is the outcome of rendering one app for one environment.
+type Result struct {
+	// App and Environment say what was rendered.
+	App, Environment string
+	// Objects are sorted: by kind (service accounts and config before workloads, then the rest),
+	// then namespace and name, so the output is the same on every render.
+	Objects []*unstructured.Unstructured
+	// Warnings are sorted by file and position.
+	Warnings []Warning
+	// Digest is "sha256:" and the hex SHA-256 of the canonical form of Objects (see Canonical);
+	// history stores it to tell which deploys shipped the same manifests.
+	Digest string
+	// Images are the container images the objects reference, sorted and without duplicates.
+	Images []string
+}
+
+// Render renders app for env. It is pure: no I/O, and the same repo, environment and vars
+// give byte-identical objects. Problems with the team's files come back as Errors (every
+// problem found, not just the first); warnings are in Result even when the render fails.
+func Render(repo *Repo, appName string, env *Environment, in Vars) (*Result, error) {
+	app := repo.App(appName)
+	if app == nil {
+		var names []string
+		for _, a := range repo.Apps {
+			names = append(names, a.Name)
+		}
+		return nil, &Error{File: repo.Config, Msg: fmt.Sprintf("no app %q in this repository; it has: %s", appName, strings.Join(names, ", ")), Err: ErrUnknownApp}
+	}
+	ae := app.Environments[env.Name]
+	if ae == nil {
+		if len(app.Environments) > 0 {
+			return nil, &Error{File: repo.Config, Msg: fmt.Sprintf("app %s names the environments %s, not %s", app.Name, strings.Join(app.EnvironmentNames(), ", "), env.Name), Err: ErrNotInEnvironment}
+		}
+		ae = &AppEnv{}
+	}
+	r := &renderer{repo: repo, app: app, appEnv: ae, env: env, strict: env.Strict || repo.Strict, res: &Result{App: app.Name, Environment: env.Name}}
+	r.run(in)
+	return r.finish()
+}
+
+// renderer holds the state of one Render call.
+type renderer struct {
+	repo   *Repo
+	app    *App
+	appEnv *AppEnv
+	env    *Environment
+	strict bool
+	res    *Result
+	errs   Errors
+}
+
+func (r *renderer) addErr(err error) {
+	var es Errors
+	var e *Error
+	switch {
+	case errors.As(err, &es):
+		r.errs = append(r.errs, es...)
+	case errors.As(err, &e):
+		r.errs = append(r.errs, e)
+	default:
+		r.errs = append(r.errs, &Error{Msg: err.Error(), Err: err})
+	}
+}
+
+func (r *renderer) run(in Vars) {
+	vars := r.variables(in)
+	ctx := templateContext(vars).(map[string]any)
+
+	files := r.appEnv.Files
+	if files == nil {
+		files = r.app.Files
+	}
+	var objects []*unstructured.Unstructured
+	sawApp := false
+	for _, f := range files {
+		docs, ok := r.documents(f, ctx)
+		if !ok {
+			continue
+		}
+		for _, d := range docs {
+			obj, isApp := r.object(d, vars)
+			sawApp = sawApp || isApp
+			objects = append(objects, obj...)
+		}
+	}
+	if !sawApp && len(r.errs) == 0 && len(objects) == 0 {
+		r.errs = append(r.errs, &Error{File: strings.Join(files, ", "), Msg: fmt.Sprintf("app %s has no objects for environment %s", r.app.Name, r.env.Name)})
+	}
+	r.res.Objects = objects
+}
+
+// variables merges, lowest first: built-ins, the app's vars files, the environment's vars
+// files, the inline values of the repo config, then the overrides.
+func (r *renderer) variables(in Vars) map[string]any {
+	short := in.Commit
+	if len(short) > 7 {
+		short = short[:7]
+	}
+	vars := map[string]any{
+		"commit": in.Commit, "shortCommit": short, "branch": in.Branch, "env": r.env.Name,
+		"cluster": r.env.Cluster, "team": r.env.Team, "app": r.app.Name, "repo": in.Repo,
+	}
+	if pattern := cmp.Or(r.repo.Image, r.env.Image); pattern != "" {
+		t, err := parseTemplate("image pattern", pattern)
+		if err != nil {
+			r.addErr(err)
+		} else if img, warns, err := t.exec(templateContext(vars).(map[string]any)); err != nil {
+			r.addErr(err)
+		} else {
+			r.warn(warns...)
+			vars["image"] = strings.TrimSpace(img)
+		}
+	}
+	var merged any = vars
+	for _, f := range slices.Concat(r.app.Vars, r.appEnv.Vars) {
+		docs, err := parseDocuments(f, r.repo.files[f], false)
+		if err != nil {
+			r.addErr(err)
+			continue
+		}
+		for _, d := range docs {
+			if _, ok := d.value.(map[string]any); !ok {
+				r.errs = append(r.errs, &Error{File: f, Line: d.node.Line, Column: d.node.Column, Msg: "a vars file holds a map of names to values"})
+				continue
+			}
+			merged = merge(merged, d.value)
+		}
+	}
+	if r.appEnv.Values != nil {
+		merged = merge(merged, r.appEnv.Values)
+	}
+	if in.Overrides != nil {
+		merged = merge(merged, in.Overrides)
+	}
+	return merged.(map[string]any)
+}
+
+func (r *renderer) warn(ws ...Warning) {
+	for _, w := range ws {
+		if r.strict && strictCodes[w.Code] {
+			r.errs = append(r.errs, &Error{File: w.File, Line: w.Line, Column: w.Column, Path: w.Path, Msg: w.Msg, Err: ErrStrict})
+			continue
+		}
+		r.res.Warnings = append(r.res.Warnings, w)
+	}
+}
+
+// sourceDoc is a document after templating and overlays, with every file that contributed to
+// it (the base first) so messages can point at the file that set a field.
+type sourceDoc struct {
+	value  map[string]any
+	layers []document
+}
+
+// pos returns where path was set: the last layer (overlay) that has it, else the base's
+// nearest ancestor of it.
+func (d *sourceDoc) pos(path []string, key bool) (string, int, int) {
+	for i := len(d.layers) - 1; i >= 0; i-- {
+		if n, ok := findNode(d.layers[i].node, path, key); ok {
+			return d.layers[i].file, n.Line, n.Column
+		}
+	}
+	n := nodeAt(d.layers[0].node, path, key)
+	return d.layers[0].file, n.Line, n.Column
+}
+
+// documents templates file and its overlays and returns the merged documents.
+func (r *renderer) documents(file string, ctx map[string]any) ([]*sourceDoc, bool) {
+	base, ok := r.expand(file, ctx)
+	if !ok {
+		return nil, false
+	}
+	out := make([]*sourceDoc, 0, len(base))
+	for _, d := range base {
+		m, isMap := d.value.(map[string]any)
+		if !isMap {
+			r.errs = append(r.errs, &Error{File: file, Line: d.node.Line, Column: d.node.Column, Msg: "a manifest document must be a map with apiVersion and kind"})
+			continue
+		}
+		out = append(out, &sourceDoc{value: m, layers: []document{d}})
+	}
+	for _, o := range r.appEnv.Overlays[file] {
+		odocs, ok := r.expand(o, ctx)
+		if !ok {
+			return nil, false
+		}
+		for i, od := range odocs {
+			target := overlayTarget(out, od, i)
+			if target == nil {
+				r.errs = append(r.errs, &Error{File: o, Line: od.node.Line, Column: od.node.Column,
+					Msg: fmt.Sprintf("this overlay document matches no document of %s; give it the apiVersion, kind and metadata.name of the one it changes", file)})
+				continue
+			}
+			om, isMap := od.value.(map[string]any)
+			if !isMap {
+				r.errs = append(r.errs, &Error{File: o, Line: od.node.Line, Column: od.node.Column, Msg: "an overlay must be a map"})
+				continue
+			}
+			target.value = merge(target.value, om).(map[string]any)
+			target.layers = append(target.layers, od)
+		}
+	}
+	return out, true
+}
+
+// overlayTarget finds the base document an overlay document changes: the one with the same
+// kind and name when the overlay says, else the one at the same position.
+func overlayTarget(base []*sourceDoc, od document, i int) *sourceDoc {
+	if m, ok := od.value.(map[string]any); ok {
+		kind, _ := m["kind"].(string)
+		name, _ := nestedString(m, "metadata", "name")
+		if kind != "" && name != "" {
+			for _, b := range base {
+				bk, _ := b.value["kind"].(string)
+				bn, _ := nestedString(b.value, "metadata", "name")
+				if bk == kind && bn == name {
+					return b
+				}
+			}
+			return nil
+		}
+	}
+	if i < len(base) {
+		return base[i]
+	}
+	return nil
+}
+
+func nestedString(m map[string]any, keys ...string) (string, bool) {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		v = mm[k]
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+func (r *renderer) expand(file string, ctx map[string]any) ([]document, bool) {
+	t := r.repo.templates[file]
+	if t == nil {
+		r.errs = append(r.errs, &Error{File: file, Msg: "file is not part of the loaded repository"})
+		return nil, false
+	}
+	text, warns, err := t.exec(ctx)
+	r.warn(warns...)
+	if err != nil {
+		r.addErr(err)
+		return nil, false
+	}
+	docs, err := parseDocuments(file, text, t.tpl != nil)
+	if err != nil {
+		r.addErr(err)
+		return nil, false
+	}
+	return docs, true
+}
+
+// object turns one document into its objects: an Application into everything generated from
+// it, a NAIS Config into a ConfigMap, anything else into a checked raw object.
+func (r *renderer) object(d *sourceDoc, vars map[string]any) ([]*unstructured.Unstructured, bool) {
+	apiVersion, _ := d.value["apiVersion"].(string)
+	kind, _ := d.value["kind"].(string)
+	version, _ := d.value["version"].(string)
+	switch {
+	case apiVersion == naisAPIVersion && kind == naisKind:
+		name, _ := nestedString(d.value, "metadata", "name")
+		if name != r.app.Name {
+			return nil, false // another app's Application in a shared file
+		}
+		return r.application(d, vars), true
+	case kind == "Config" && version == "v1" && apiVersion == "":
+		return r.config(d), false
+	case kind == "":
+		f, l, c := d.pos(nil, false)
+		r.errs = append(r.errs, &Error{File: f, Line: l, Column: c, Msg: "document has no kind; every manifest needs apiVersion and kind"})
+		return nil, false
+	default:
+		return r.raw(d), false
+	}
+}
+
+func (r *renderer) application(d *sourceDoc, vars map[string]any) []*unstructured.Unstructured {
+	var app Application
+	if errs := decodeStrict(d.value, &app, d.pos); len(errs) > 0 {
+		r.errs = append(r.errs, errs...)
+		return nil
+	}
+	g := &generator{app: &app, env: r.env, pos: d.pos}
+	if app.Metadata.Namespace != "" && app.Metadata.Namespace != r.env.Namespace {
+		g.fail([]string{"metadata", "namespace"}, r.foreignNamespace(app.Metadata.Namespace))
+	}
+	if t, ok := app.Metadata.Labels["team"]; ok && t != r.env.Team {
+		g.fail([]string{"metadata", "labels", "team"}, fmt.Sprintf("label team=%s, but the repository belongs to team %s; remove the label or fix it", t, r.env.Team))
+	}
+	spec := d.value["spec"]
+	specMap, _ := spec.(map[string]any)
+	for _, f := range removedFields {
+		if _, ok := specMap[f]; ok {
+			g.warnAt([]string{"spec", f}, RemovedField, fmt.Sprintf("spec.%s has been removed from the Application spec and is ignored; delete it", f))
+		}
+	}
+	for _, f := range integrationFields {
+		if _, ok := specMap[f]; ok && !r.env.supports(f) {
+			g.warnAt([]string{"spec", f}, UnsupportedIntegration, fmt.Sprintf("integration %s is not supported in environment %s and does nothing there; remove it for this environment (supported: %s)", f, r.env.Name, listOrNone(r.env.Integrations)))
+		}
+	}
+	g.image = app.Spec.Image
+	if g.image == "" {
+		if img, ok := vars["image"].(string); ok {
+			g.image = img
+		}
+	}
+	if g.image == "" {
+		g.fail([]string{"spec", "image"}, "no image: set spec.image, or give the repo config or environment an image pattern")
+	}
+	objs := g.objects()
+	r.warn(g.warns...)
+	r.errs = append(r.errs, g.errs...)
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		u, err := toUnstructured(o)
+		if err != nil {
+			r.addErr(fmt.Errorf("convert %T: %w", o, err))
+			continue
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return strings.Join(c, ", ")
+}
+
+func (r *renderer) foreignNamespace(ns string) string {
+	return fmt.Sprintf("namespace %q is not team %s's namespace in environment %s (%s); remove metadata.namespace or set it to %s", ns, r.env.Team, r.env.Name, r.env.Namespace, r.env.Namespace)
+}
+
+// toUnstructured converts a typed object and drops the fields the API server fills in
+// (creationTimestamp, status), so the output holds only what flyt means to own.
+func toUnstructured(o any) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	dropNullTimestamps(m)
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
+func dropNullTimestamps(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if ts, ok := v["creationTimestamp"]; ok && ts == nil {
+			delete(v, "creationTimestamp")
+		}
+		for _, x := range v {
+			dropNullTimestamps(x)
+		}
+	case []any:
+		for _, x := range v {
+			dropNullTimestamps(x)
+		}
+	}
+}
+
+// config turns NAIS's `version: v1` / `kind: Config` into a ConfigMap with the same name and data.
+func (r *renderer) config(d *sourceDoc) []*unstructured.Unstructured {
+	name, _ := nestedString(d.value, "metadata", "name")
+	fail := func(path []string, msg string) {
+		f, l, c := d.pos(path, false)
+		r.errs = append(r.errs, &Error{File: f, Line: l, Column: c, Path: joinPath(path), Msg: msg})
+	}
+	if name == "" {
+		fail([]string{"metadata", "name"}, "a Config needs metadata.name")
+		return nil
+	}
+	for _, k := range sortedKeys(d.value) {
+		switch k {
+		case "version", "kind", "metadata", "data":
+		default:
+			fail([]string{k}, fmt.Sprintf("unknown field %q in a Config; it has version, kind, metadata and data", k))
+		}
+	}
+	data := map[string]any{}
+	if raw, ok := d.value["data"]; ok && raw != nil {
+		m, ok := raw.(map[string]any)
+		if !ok {
+			fail([]string{"data"}, "data must be a map of names to strings")
+			return nil
+		}
+		for _, k := range sortedKeys(m) {
+			switch v := m[k].(type) {
+			case string:
+				data[k] = v
+			case int64, float64, bool:
+				data[k] = fmt.Sprint(v)
+			default:
+				fail([]string{"data", k}, "a Config value must be a string; quote it or write it as a block (|)")
+			}
+		}
+	}
+	meta := map[string]any{"name": name, "namespace": r.env.Namespace}
+	if ns, _ := nestedString(d.value, "metadata", "namespace"); ns != "" && ns != r.env.Namespace {
+		fail([]string{"metadata", "namespace"}, r.foreignNamespace(ns))
+		return nil
+	}
+	labels := map[string]any{}
+	if l, ok := d.value["metadata"].(map[string]any)["labels"].(map[string]any); ok {
+		maps.Copy(labels, l)
+	}
+	labels["app"], labels["team"] = r.app.Name, r.env.Team
+	meta["labels"] = labels
+	return []*unstructured.Unstructured{{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}}}
+}
+
+// raw checks a Kubernetes object shipped as is: the environment must allow its kind, it must
+// be namespaced, and it lands in the team's namespace.
+func (r *renderer) raw(d *sourceDoc) []*unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: d.value}
+	fail := func(path []string, msg string) {
+		f, l, c := d.pos(path, false)
+		r.errs = append(r.errs, &Error{File: f, Line: l, Column: c, Path: joinPath(path), Msg: msg})
+	}
+	apiVersion, kind := u.GetAPIVersion(), u.GetKind()
+	if apiVersion == "" {
+		fail([]string{"apiVersion"}, fmt.Sprintf("%s has no apiVersion", kind))
+		return nil
+	}
+	group, _, _ := strings.Cut(apiVersion, "/")
+	if !strings.Contains(apiVersion, "/") {
+		group = ""
+	}
+	gk := kind
+	if group != "" {
+		gk = group + "/" + kind
+	}
+	if clusterScoped[gk] {
+		fail([]string{"kind"}, fmt.Sprintf("%s is cluster-scoped; a team repository may only ship objects in its own namespace, ask the platform operators for this one", gk))
+		return nil
+	}
+	if !r.env.allowsKind(group, kind) {
+		fail([]string{"kind"}, fmt.Sprintf("kind %s is not allowed in environment %s; allowed: %s", gk, r.env.Name, listOrNone(r.env.RawKinds)))
+		return nil
+	}
+	meta, ok := d.value["metadata"].(map[string]any)
+	if !ok || u.GetName() == "" {
+		fail([]string{"metadata", "name"}, fmt.Sprintf("%s needs metadata.name", gk))
+		return nil
+	}
+	if ns := u.GetNamespace(); ns != "" && ns != r.env.Namespace {
+		fail([]string{"metadata", "namespace"}, r.foreignNamespace(ns))
+		return nil
+	}
+	obj := deepCopyMap(d.value)
+	meta = obj["metadata"].(map[string]any)
+	meta["namespace"] = r.env.Namespace
+	labels, _ := meta["labels"].(map[string]any)
+	if labels == nil {
+		labels = map[string]any{}
+	}
+	if t, ok := labels["team"]; ok && t != r.env.Team {
+		fail([]string{"metadata", "labels", "team"}, fmt.Sprintf("label team=%v, but the repository belongs to team %s", t, r.env.Team))
+		return nil
+	}
+	if _, ok := labels["app"]; !ok {
+		labels["app"] = r.app.Name
+	}
+	labels["team"] = r.env.Team
+	meta["labels"] = labels
+	return []*unstructured.Unstructured{{Object: obj}}
+}
+
+func deepCopyMap(m map[string]any) map[string]any {
+	return runtime.DeepCopyJSONValue(normalizeJSON(m)).(map[string]any)
+}
+
+// normalizeJSON makes values acceptable to DeepCopyJSONValue (which wants int64, float64 …).
+func normalizeJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = normalizeJSON(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = normalizeJSON(x)
+		}
+		return out
+	case int:
+		return int64(v)
+	}
+	return v
+}
+
+// clusterScoped lists well-known cluster-scoped kinds, by group/Kind ("Kind" for core).
+var clusterScoped = map[string]bool{
+	"Namespace": true, "Node": true, "PersistentVolume": true, "ComponentStatus": true,
+	"rbac.authorization.k8s.io/ClusterRole": true, "rbac.authorization.k8s.io/ClusterRoleBinding": true,
+	"apiextensions.k8s.io/CustomResourceDefinition": true, "storage.k8s.io/StorageClass": true,
+	"storage.k8s.io/CSIDriver": true, "storage.k8s.io/CSINode": true, "storage.k8s.io/VolumeAttachment": true,
+	"scheduling.k8s.io/PriorityClass": true, "node.k8s.io/RuntimeClass": true,
+	"networking.k8s.io/IngressClass": true, "apiregistration.k8s.io/APIService": true,
+	"admissionregistration.k8s.io/ValidatingWebhookConfiguration":   true,
+	"admissionregistration.k8s.io/MutatingWebhookConfiguration":     true,
+	"admissionregistration.k8s.io/ValidatingAdmissionPolicy":        true,
+	"admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding": true,
+	"certificates.k8s.io/CertificateSigningRequest":                 true,
+	"flowcontrol.apiserver.k8s.io/FlowSchema":                       true,
+	"flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration":       true,
+}
+
+// kindOrder puts what others depend on first, as an apply would want.
+var kindOrder = map[string]int{
+	"ServiceAccount": 1, "ConfigMap": 2, "Secret": 3, "PersistentVolumeClaim": 4, "Service": 5,
+	"Deployment": 6, "HorizontalPodAutoscaler": 7, "PodDisruptionBudget": 8, "Ingress": 9, "NetworkPolicy": 10,
+}
+
+func (r *renderer) finish() (*Result, error) {
+	res := r.res
+	slices.SortStableFunc(res.Objects, func(a, b *unstructured.Unstructured) int {
+		ra, rb := kindOrder[a.GetKind()], kindOrder[b.GetKind()]
+		if ra == 0 {
+			ra = 100
+		}
+		if rb == 0 {
+			rb = 100
+		}
+		return cmp.Or(cmp.Compare(ra, rb),
+			cmp.Compare(a.GetAPIVersion(), b.GetAPIVersion()), cmp.Compare(a.GetKind(), b.GetKind()),
+			cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
+	})
+	for i := 1; i < len(res.Objects); i++ {
+		a, b := res.Objects[i-1], res.Objects[i]
+		if a.GetAPIVersion() == b.GetAPIVersion() && a.GetKind() == b.GetKind() && a.GetName() == b.GetName() && a.GetNamespace() == b.GetNamespace() {
+			r.errs = append(r.errs, &Error{Msg: fmt.Sprintf("%s %s is defined twice (perhaps a raw object clashes with one generated from the Application); rename one", b.GetKind(), b.GetName())})
+		}
+	}
+	slices.SortFunc(res.Warnings, func(a, b Warning) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column), cmp.Compare(a.Msg, b.Msg))
+	})
+	res.Warnings = slices.Compact(res.Warnings)
+	if len(r.errs) > 0 {
+		slices.SortStableFunc(r.errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
+		return res, r.errs
+	}
+	canon, err := Canonical(res.Objects)
+	if err != nil {
+		return res, fmt.Errorf("encode %s for %s: %w", res.App, res.Environment, err)
+	}
+	sum := sha256.Sum256(canon)
+	res.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	res.Images = images(res.Objects)
+	return res, nil
+}
+
+// Canonical is the form the digest is taken over: each object as compact JSON with sorted keys,
+// one per line, in the order given.
+func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
+	var b bytes.Buffer
+	for _, o := range objs {
+		j, err := json.Marshal(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.Bytes(), nil
+}
+
+// YAML writes objects as a YAML stream ("---" between documents), keys sorted.
+func YAML(objs []*unstructured.Unstructured) ([]byte, error) {
+	var b bytes.Buffer
+	for i, o := range objs {
+		y, err := sigsyaml.Marshal(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		b.Write(y)
+	}
+	return b.Bytes(), nil
+}
+
+// JSON writes objects as an indented Kubernetes List.
+func JSON(objs []*unstructured.Unstructured) ([]byte, error) {
+	items := make([]any, len(objs))
+	for i, o := range objs {
+		items[i] = o.Object
+	}
+	out, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode list: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// images collects container images from pod specs anywhere in the objects and from spec.image
+// (Naisjob and similar kinds).
+func images(objs []*unstructured.Unstructured) []string {
+	set := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if k == "containers" || k == "initContainers" {
+					if list, ok := x.([]any); ok {
+						for _, c := range list {
+							if cm, ok := c.(map[string]any); ok {
+								if img, ok := cm["image"].(string); ok && img != "" {
+									set[img] = true
+								}
+							}
+						}
+					}
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	for _, o := range objs {
+		walk(o.Object)
+		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok && img != "" {
+			set[img] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+// ParseVar parses a --var flag, key=value, into overrides. Dotted keys make nested maps
+// (azure.tenant=x sets {azure: {tenant: x}}); the value is always a string.
+func ParseVar(into map[string]any, kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("--var %q: write it as key=value", kv)
+	}
+	parts := strings.Split(k, ".")
+	m := into
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = v
+	return nil
+}
+
+// DecodeVars decodes a vars file (YAML or JSON, a map at the top) for --vars.
+func DecodeVars(file string, data []byte) (map[string]any, error) {
+	docs, err := parseDocuments(file, string(data), false)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for _, d := range docs {
+		m, ok := d.value.(map[string]any)
+		if !ok {
+			return nil, &Error{File: file, Line: d.node.Line, Column: d.node.Column, Msg: "a vars file holds a map of names to values"}
+		}
+		out = merge(out, m).(map[string]any)
+	}
+	return out, nil
+}
+
+var _ = yaml.Node{}
+var _ = strconv.Itoa

@@ -1,0 +1,610 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// RepoConfigFile is the repo config at the root of a team repository (or of its Path).
+const RepoConfigFile = ".flyt.yaml"
+
+// Repo is a team repository at one revision, read into memory: the files of every app and the
+// config that says how they combine per environment. LoadRepo does all the reading; Render
+// then needs no I/O.
+type Repo struct {
+	// Apps are sorted by name.
+	Apps []*App
+	// Strict turns undefined variables and unsupported integrations into errors for every app.
+	Strict bool
+	// Image is the repository's image pattern; it wins over the environment's.
+	Image string
+	// Config is the repo config file ("" when the conventions were used).
+	Config string
+
+	files     map[string]string    // path → contents, for every file any app uses
+	templates map[string]*template // parsed lazily by Render, guarded by parsing up front
+}
+
+// App is one application of a repository and the files it is made of.
+type App struct {
+	// Name is the Application's metadata.name.
+	Name string
+	// Files are rendered for every environment, unless the environment lists its own Files.
+	Files []string
+	// Vars are vars files read for every environment, before the environment's own.
+	Vars []string
+	// Environments maps an environment name to what differs there. An app that names
+	// environments deploys only to those; one that names none deploys everywhere.
+	Environments map[string]*AppEnv
+}
+
+// AppEnv is what one environment changes for an app.
+type AppEnv struct {
+	// Files, when set, replace App.Files (full per-environment copies).
+	Files []string `json:"files,omitempty"`
+	// Vars are vars files, read in order (later ones win) after App.Vars.
+	Vars []string `json:"vars,omitempty"`
+	// Values are variables written inline; they win over every vars file.
+	Values map[string]any `json:"values,omitempty"`
+	// Overlays maps a file to the files deep-merged over it, in order.
+	Overlays map[string][]string `json:"overlays,omitempty"`
+}
+
+// EnvironmentNames returns the environments the app names, sorted.
+func (a *App) EnvironmentNames() []string { return sortedKeys(a.Environments) }
+
+// App returns the app called name, or nil.
+func (r *Repo) App(name string) *App {
+	for _, a := range r.Apps {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// EnvironmentNames returns every environment any app names, sorted.
+func (r *Repo) EnvironmentNames() []string {
+	set := map[string]bool{}
+	for _, a := range r.Apps {
+		for e := range a.Environments {
+			set[e] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+// repoConfig is the schema of .flyt.yaml.
+type repoConfig struct {
+	Strict bool            `json:"strict,omitempty"`
+	Image  string          `json:"image,omitempty"`
+	Apps   []repoConfigApp `json:"apps"`
+}
+
+type repoConfigApp struct {
+	Name         string             `json:"name"`
+	Files        []string           `json:"files,omitempty"`
+	Vars         []string           `json:"vars,omitempty"`
+	Environments map[string]*AppEnv `json:"environments,omitempty"`
+}
+
+// LoadRepo reads the repository rooted at dir in fsys (a Git tree or a directory): its
+// .flyt.yaml if there is one, else the .nais/ conventions described in the package doc.
+// knownEnvs, when given, helps tell per-environment files (app-dev.yaml, dev-gcp.yaml) from
+// plain ones. Problems with the files are *Error; failures to read them are wrapped as they come.
+func LoadRepo(fsys fs.FS, dir string, knownEnvs ...string) (*Repo, error) {
+	dir = path.Clean(dir)
+	cfgPath := path.Join(dir, RepoConfigFile)
+	data, err := fs.ReadFile(fsys, cfgPath)
+	var repo *Repo
+	switch {
+	case err == nil:
+		repo, err = loadConfigured(fsys, dir, RepoConfigFile, string(data), knownEnvs)
+	case errors.Is(err, fs.ErrNotExist):
+		repo, err = discover(fsys, dir, knownEnvs)
+	default:
+		return nil, fmt.Errorf("read %s: %w", cfgPath, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := repo.parseAll(); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+// readFiles reads every file the apps use into memory.
+func (r *Repo) readFiles(fsys fs.FS, dir string) error {
+	var errs Errors
+	add := func(p string) error {
+		if _, ok := r.files[p]; ok {
+			return nil
+		}
+		clean := path.Clean(p)
+		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			errs = append(errs, &Error{File: r.Config, Msg: fmt.Sprintf("file %q is outside the repository; use a path relative to its root", p)})
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, clean))
+		if errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, &Error{File: r.Config, Msg: fmt.Sprintf("file %q does not exist", p)})
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		r.files[p] = string(b)
+		return nil
+	}
+	for _, a := range r.Apps {
+		all := slices.Concat(a.Files, a.Vars)
+		for _, e := range a.Environments {
+			all = append(all, slices.Concat(e.Files, e.Vars)...)
+			for _, base := range sortedKeys(e.Overlays) {
+				all = append(all, e.Overlays[base]...)
+			}
+		}
+		for _, p := range all {
+			if err := add(p); err != nil {
+				return err
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// parseAll parses every file as a template once, so that Render only executes them.
+func (r *Repo) parseAll() error {
+	r.templates = make(map[string]*template, len(r.files))
+	var errs Errors
+	for _, p := range sortedKeys(r.files) {
+		t, err := parseTemplate(p, r.files[p])
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				errs = append(errs, e)
+				continue
+			}
+			return err
+		}
+		r.templates[p] = t
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Repo, error) {
+	docs, err := parseDocuments(file, data, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) != 1 {
+		return nil, &Error{File: file, Msg: "want exactly one YAML document with apps: [...]"}
+	}
+	var cfg repoConfig
+	pos := func(p []string, key bool) (string, int, int) {
+		n := nodeAt(docs[0].node, p, key)
+		return file, n.Line, n.Column
+	}
+	if errs := decodeStrict(docs[0].value, &cfg, pos); len(errs) > 0 {
+		return nil, errs
+	}
+	repo := &Repo{Strict: cfg.Strict, Image: cfg.Image, Config: file, files: map[string]string{}}
+	var errs Errors
+	seen := map[string]bool{}
+	for i, a := range cfg.Apps {
+		p := []string{"apps", fmt.Sprint(i)}
+		if a.Name == "" {
+			f, l, c := pos(p, false)
+			errs = append(errs, &Error{File: f, Line: l, Column: c, Path: joinPath(p), Msg: "every app needs a name"})
+			continue
+		}
+		if seen[a.Name] {
+			f, l, c := pos(append(p, "name"), false)
+			errs = append(errs, &Error{File: f, Line: l, Column: c, Path: joinPath(append(p, "name")), Msg: fmt.Sprintf("app %q is listed twice", a.Name)})
+			continue
+		}
+		seen[a.Name] = true
+		app := &App{Name: a.Name, Files: a.Files, Vars: a.Vars, Environments: a.Environments}
+		if app.Environments == nil {
+			app.Environments = map[string]*AppEnv{}
+		}
+		for name, e := range app.Environments {
+			if e == nil {
+				app.Environments[name] = &AppEnv{}
+			}
+		}
+		repo.Apps = append(repo.Apps, app)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	slices.SortFunc(repo.Apps, func(a, b *App) int { return strings.Compare(a.Name, b.Name) })
+	if err := repo.readFiles(fsys, dir); err != nil {
+		return nil, err
+	}
+	// The <base>.<env>.yaml convention holds here too, for the environments listed.
+	listing, err := listDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range repo.Apps {
+		for _, env := range a.EnvironmentNames() {
+			e := a.Environments[env]
+			files := e.Files
+			if files == nil {
+				files = a.Files
+			}
+			for _, f := range files {
+				for _, o := range overlayCandidates(f, env) {
+					if listing[o] && !slices.Contains(e.Overlays[f], o) {
+						if e.Overlays == nil {
+							e.Overlays = map[string][]string{}
+						}
+						e.Overlays[f] = append(e.Overlays[f], o)
+					}
+				}
+			}
+		}
+	}
+	if err := repo.readFiles(fsys, dir); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+// listDir returns the set of repository-relative paths of regular files under dir.
+func listDir(fsys fs.FS, dir string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return fs.SkipDir
+		}
+		if d.Type().IsRegular() {
+			rel := strings.TrimPrefix(strings.TrimPrefix(p, dir), "/")
+			if dir == "." {
+				rel = p
+			}
+			out[rel] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return out, nil
+}
+
+var yamlExts = []string{".yaml", ".yml", ".json"}
+
+// overlayCandidates returns the overlay names the convention looks for: app.yaml in prod →
+// app.prod.yaml, app.prod.yml, app.prod.json.
+func overlayCandidates(file, env string) []string {
+	ext := path.Ext(file)
+	stem := strings.TrimSuffix(file, ext)
+	out := make([]string, 0, len(yamlExts))
+	for _, x := range yamlExts {
+		out = append(out, stem+"."+env+x)
+	}
+	return out
+}
+
+var (
+	topKind   = regexp.MustCompile(`(?m)^kind:\s*["']?([A-Za-z0-9]+)["']?\s*(#.*)?$`)
+	docSep    = regexp.MustCompile(`(?m)^---\s*$`)
+	metaBlock = regexp.MustCompile(`(?m)^metadata:\s*$`)
+	nameLine  = regexp.MustCompile(`^(\s+)name:\s*["']?([^"'#\s]+)["']?`)
+)
+
+// sniffed is what discovery learns from a file's text without rendering it.
+type sniffed struct {
+	path  string
+	stem  string
+	kinds []string // top-level kinds, one per document that has one
+	apps  []string // names of the Applications it holds
+	names []string // names of its other objects
+}
+
+// sniff reads kinds and names from text by lines, since templates are not YAML until rendered.
+func sniff(p, text string) sniffed {
+	s := sniffed{path: p, stem: strings.TrimSuffix(path.Base(p), path.Ext(p))}
+	for _, doc := range docSep.Split(text, -1) {
+		m := topKind.FindStringSubmatch(doc)
+		if m == nil {
+			continue
+		}
+		s.kinds = append(s.kinds, m[1])
+		name := metadataName(doc)
+		if m[1] == naisKind {
+			if name == "" || strings.Contains(name, "{{") {
+				name = s.stem
+			}
+			s.apps = append(s.apps, name)
+		} else if name != "" {
+			s.names = append(s.names, name)
+		}
+	}
+	return s
+}
+
+func metadataName(doc string) string {
+	loc := metaBlock.FindStringIndex(doc)
+	if loc == nil {
+		return ""
+	}
+	indent := ""
+	for _, line := range strings.Split(doc[loc[1]:], "\n") {
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		if line[0] != ' ' && line[0] != '\t' {
+			return ""
+		}
+		lead := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if indent == "" {
+			indent = lead
+		}
+		if lead != indent {
+			continue
+		}
+		if m := nameLine.FindStringSubmatch(line); m != nil {
+			return m[2]
+		}
+	}
+	return ""
+}
+
+// envOfVars returns the environment a vars file is for ("" for every environment): vars-dev,
+// dev-vars, vars/dev and dev all mean dev.
+func envOfVars(p string) string {
+	stem := strings.TrimSuffix(path.Base(p), path.Ext(p))
+	if path.Base(path.Dir(p)) == "vars" {
+		return stem
+	}
+	for _, pre := range []string{"vars-", "vars_", "vars.", "values-", "values_"} {
+		if rest, ok := strings.CutPrefix(stem, pre); ok {
+			return rest
+		}
+	}
+	for _, suf := range []string{"-vars", "_vars", ".vars"} {
+		if rest, ok := strings.CutSuffix(stem, suf); ok {
+			return rest
+		}
+	}
+	switch stem {
+	case "vars", "values", "common", "defaults":
+		return ""
+	}
+	return stem
+}
+
+// envSuffix returns the known environment a manifest's stem names (dev-gcp, app-dev, app_dev).
+func envSuffix(stem string, knownEnvs []string) string {
+	best := ""
+	for _, e := range knownEnvs {
+		if stem == e || strings.HasSuffix(stem, "-"+e) || strings.HasSuffix(stem, "_"+e) {
+			if len(e) > len(best) {
+				best = e
+			}
+		}
+	}
+	return best
+}
+
+// discover applies the .nais/ conventions (see the package doc).
+func discover(fsys fs.FS, dir string, knownEnvs []string) (*Repo, error) {
+	naisDir := path.Join(dir, ".nais")
+	listing, err := listDir(fsys, naisDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &Error{File: dir, Msg: "found neither " + RepoConfigFile + " nor a .nais/ folder; add one of them (see flyt's README)"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	repo := &Repo{files: map[string]string{}}
+	var manifests []sniffed
+	var others []string
+	for _, rel := range sortedKeys(listing) {
+		if !slices.Contains(yamlExts, path.Ext(rel)) || strings.Contains(rel, "/") && path.Dir(rel) != "vars" {
+			continue
+		}
+		p := path.Join(".nais", rel)
+		b, err := fs.ReadFile(fsys, path.Join(naisDir, rel))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		repo.files[p] = string(b)
+		if s := sniff(p, string(b)); len(s.kinds) > 0 {
+			manifests = append(manifests, s)
+		} else {
+			others = append(others, p)
+		}
+	}
+	// Overlays: <base>.<env>.<ext> beside a manifest <base>.<ext>.
+	overlays := map[string]map[string][]string{} // env → base → overlays
+	isManifest := map[string]bool{}
+	for _, m := range manifests {
+		isManifest[m.path] = true
+	}
+	var varsFiles []string
+	for _, o := range others {
+		stem := strings.TrimSuffix(o, path.Ext(o))
+		base, env := "", ""
+		if i := strings.LastIndexByte(path.Base(stem), '.'); i > 0 {
+			dirPart := path.Dir(stem)
+			b := path.Join(dirPart, path.Base(stem)[:i])
+			env = path.Base(stem)[i+1:]
+			for _, x := range yamlExts {
+				if isManifest[b+x] {
+					base = b + x
+				}
+			}
+		}
+		if base == "" {
+			varsFiles = append(varsFiles, o)
+			continue
+		}
+		if overlays[env] == nil {
+			overlays[env] = map[string][]string{}
+		}
+		overlays[env][base] = append(overlays[env][base], o)
+	}
+	// Apps and the environments of per-environment copies.
+	appFiles := map[string][]sniffed{}
+	for _, m := range manifests {
+		for _, a := range m.apps {
+			if !slices.ContainsFunc(appFiles[a], func(s sniffed) bool { return s.path == m.path }) {
+				appFiles[a] = append(appFiles[a], m)
+			}
+		}
+	}
+	if len(appFiles) == 0 {
+		return nil, &Error{File: naisDir, Msg: "no file here holds a nais.io/v1alpha1 Application; add one, or list the files in " + RepoConfigFile}
+	}
+	fileEnv := map[string]string{}
+	for _, files := range appFiles {
+		for _, f := range files {
+			if e := envSuffix(f.stem, knownEnvs); e != "" {
+				fileEnv[f.path] = e
+			}
+		}
+		var rest []sniffed
+		for _, f := range files {
+			if fileEnv[f.path] == "" {
+				rest = append(rest, f)
+			}
+		}
+		if len(rest) < 2 {
+			continue
+		}
+		stems := make([]string, len(rest))
+		for i, f := range rest {
+			stems[i] = f.stem
+		}
+		prefix := commonPrefix(stems)
+		envs := map[string]bool{}
+		for _, f := range rest {
+			e := strings.Trim(strings.TrimPrefix(f.stem, prefix), "-_.")
+			if e == "" || envs[e] {
+				return nil, &Error{File: f.path, Msg: fmt.Sprintf("several files define Application %q and their names do not say which environment each is for; name them <app>-<env>.yaml or list them in %s", f.apps[0], RepoConfigFile)}
+			}
+			envs[e] = true
+			fileEnv[f.path] = e
+		}
+	}
+	// Files that hold no Application go with the app they name, or with the only app.
+	appNames := sortedKeys(appFiles)
+	extra := map[string][]sniffed{}
+	for _, m := range manifests {
+		if len(m.apps) > 0 {
+			continue
+		}
+		owner := ""
+		for _, n := range m.names {
+			if appFiles[n] != nil {
+				owner = n
+				break
+			}
+		}
+		if owner == "" && len(appNames) == 1 {
+			owner = appNames[0]
+		}
+		if owner == "" {
+			return nil, &Error{File: m.path, Msg: fmt.Sprintf("cannot tell which app (%s) this file belongs to; name an object after its app or list the files in %s", strings.Join(appNames, ", "), RepoConfigFile)}
+		}
+		if e := envSuffix(m.stem, knownEnvs); e != "" {
+			fileEnv[m.path] = e
+		}
+		extra[owner] = append(extra[owner], m)
+	}
+	var common []string
+	varsByEnv := map[string][]string{}
+	for _, v := range varsFiles {
+		if e := envOfVars(v); e != "" {
+			varsByEnv[e] = append(varsByEnv[e], v)
+		} else {
+			common = append(common, v)
+		}
+	}
+	for _, name := range appNames {
+		app := &App{Name: name, Vars: common, Environments: map[string]*AppEnv{}}
+		envFiles := map[string][]string{}
+		var shared []string
+		for _, f := range slices.Concat(appFiles[name], extra[name]) {
+			if e := fileEnv[f.path]; e != "" {
+				envFiles[e] = append(envFiles[e], f.path)
+			} else {
+				shared = append(shared, f.path)
+			}
+		}
+		app.Files = shared
+		get := func(env string) *AppEnv {
+			if app.Environments[env] == nil {
+				app.Environments[env] = &AppEnv{}
+			}
+			return app.Environments[env]
+		}
+		for env, files := range envFiles {
+			e := get(env)
+			// A per-environment copy replaces the shared files that hold the Application.
+			for _, f := range shared {
+				if !slices.ContainsFunc(appFiles[name], func(s sniffed) bool { return s.path == f }) {
+					e.Files = append(e.Files, f)
+				}
+			}
+			e.Files = append(e.Files, files...)
+			slices.Sort(e.Files)
+		}
+		for env, vs := range varsByEnv {
+			get(env).Vars = vs
+		}
+		for env, bases := range overlays {
+			for base, os := range bases {
+				if slices.Contains(app.Files, base) || slices.ContainsFunc(sortedKeys(envFiles), func(e string) bool { return slices.Contains(envFiles[e], base) }) {
+					e := get(env)
+					if e.Overlays == nil {
+						e.Overlays = map[string][]string{}
+					}
+					e.Overlays[base] = os
+				}
+			}
+		}
+		// An app whose Application exists only in per-environment copies deploys only where
+		// it has one.
+		if !slices.ContainsFunc(shared, func(f string) bool {
+			return slices.ContainsFunc(appFiles[name], func(s sniffed) bool { return s.path == f })
+		}) {
+			for env := range app.Environments {
+				if len(envFiles[env]) == 0 {
+					delete(app.Environments, env)
+				}
+			}
+		}
+		repo.Apps = append(repo.Apps, app)
+	}
+	return repo, nil
+}
+
+func commonPrefix(ss []string) string {
+	p := ss[0]
+	for _, s := range ss[1:] {
+		for !strings.HasPrefix(s, p) {
+			p = p[:len(p)-1]
+		}
+	}
+	return p
+}

@@ -1,0 +1,105 @@
+package render
+
+import (
+	"bufio"
+	"os"
+	"path"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/flyt-platform/flyt/environments"
+)
+
+// sharedDir holds real NAIS repositories' files, flattened; SOURCES.txt maps them back to
+// their repository paths.
+const sharedDir = "../../shared/testdata/nais"
+
+// sharedRepos rebuilds each repository of SOURCES.txt as an in-memory tree.
+func sharedRepos(t testing.TB) map[string]fstest.MapFS {
+	t.Helper()
+	f, err := os.Open(path.Join(sharedDir, "SOURCES.txt"))
+	if err != nil {
+		t.Fatalf("open sources: %v", err)
+	}
+	defer f.Close()
+	repos := map[string]fstest.MapFS{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		if len(cols) != 4 {
+			t.Fatalf("SOURCES.txt line %q: want 4 columns", line)
+		}
+		data, err := os.ReadFile(path.Join(sharedDir, cols[3]))
+		if err != nil {
+			t.Fatalf("read %s: %v", cols[3], err)
+		}
+		if repos[cols[0]] == nil {
+			repos[cols[0]] = fstest.MapFS{}
+		}
+		repos[cols[0]][cols[1]] = &fstest.MapFile{Data: data}
+	}
+	return repos
+}
+
+// sharedTeams is the team (and namespace) each shared repository deploys as.
+var sharedTeams = map[string]string{
+	"nais/testapp":         "aura",
+	"nais/example":         "example",
+	"navikt/dp-behandling": "teamdagpenger",
+	"nais/wonderwalled":    "nais",
+	"nais/start.nais.io":   "aura",
+	"navikt/familie-klage": "teamfamilie",
+}
+
+// sharedEnv is an environment in which every shared repository may deploy.
+func sharedEnv(name, team string) *Environment {
+	env := NewEnvironment(&environments.Environment{
+		Name:    name,
+		Cluster: environments.Cluster{Name: name},
+		Ingresses: []environments.IngressDomain{
+			{Domain: "intern.dev.nav.no", Class: "internal"},
+			{Domain: "intern.nav.no", Class: "internal"},
+			{Domain: "dev-gcp.nais.io", Class: "external"},
+			{Domain: "external.prod-gcp.nav.cloud.nais.io", Class: "external"},
+		},
+		Integrations: []string{"azure", "gcp", "kafka", "idporten", "tokenx", "observability"},
+		Image:        "registry.example/{{team}}/{{app}}:{{shortCommit}}",
+	}, &environments.Team{Name: team})
+	return &env
+}
+
+func TestRenderSharedRepositories(t *testing.T) {
+	for repoName, fsys := range sharedRepos(t) {
+		t.Run(repoName, func(t *testing.T) {
+			repo, err := LoadRepo(fsys, ".", "dev", "prod", "dev-gcp", "prod-gcp")
+			if err != nil {
+				t.Fatalf("LoadRepo: %v", err)
+			}
+			for _, app := range repo.Apps {
+				envs := app.EnvironmentNames()
+				if len(envs) == 0 {
+					envs = []string{"dev"}
+				}
+				for _, e := range envs {
+					res, err := Render(repo, app.Name, sharedEnv(e, sharedTeams[repoName]), Vars{Commit: "0123456789abcdef", Branch: "main", Repo: repoName})
+					if err != nil {
+						t.Errorf("render %s in %s: %v", app.Name, e, err)
+						continue
+					}
+					for _, w := range res.Warnings {
+						t.Logf("%s/%s warning: %s", app.Name, e, w)
+					}
+					y, _ := YAML(res.Objects)
+					if testing.Verbose() && os.Getenv("SHOW") != "" {
+						t.Logf("%s", y)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,406 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// NAIS's Application API.
+const (
+	naisAPIVersion = "nais.io/v1alpha1"
+	naisKind       = "Application"
+)
+
+// Application is a NAIS Application manifest (nais.io/v1alpha1), the unit a team deploys. The
+// field names and meanings follow NAIS so that existing team repositories work unchanged.
+type Application struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   ObjectMeta `json:"metadata"`
+	Spec       AppSpec    `json:"spec"`
+}
+
+// ObjectMeta is the part of Kubernetes metadata a team may set on an Application.
+type ObjectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// AppSpec is what the team asks for. Zero values mean "NAIS's default" (see defaults.go).
+type AppSpec struct {
+	Image                         string        `json:"image,omitempty"`
+	Port                          int32         `json:"port,omitempty"`
+	Command                       []string      `json:"command,omitempty"`
+	Env                           []EnvVar      `json:"env,omitempty"`
+	EnvFrom                       []EnvFrom     `json:"envFrom,omitempty"`
+	FilesFrom                     []FilesFrom   `json:"filesFrom,omitempty"`
+	Liveness                      *Probe        `json:"liveness,omitempty"`
+	Readiness                     *Probe        `json:"readiness,omitempty"`
+	Startup                       *Probe        `json:"startup,omitempty"`
+	Replicas                      *Replicas     `json:"replicas,omitempty"`
+	Resources                     *Resources    `json:"resources,omitempty"`
+	Strategy                      *Strategy     `json:"strategy,omitempty"`
+	Prometheus                    *Prometheus   `json:"prometheus,omitempty"`
+	Ingresses                     []string      `json:"ingresses,omitempty"`
+	Service                       *Service      `json:"service,omitempty"`
+	AccessPolicy                  *AccessPolicy `json:"accessPolicy,omitempty"`
+	PreStopHook                   *PreStopHook  `json:"preStopHook,omitempty"`
+	TerminationGracePeriodSeconds *int64        `json:"terminationGracePeriodSeconds,omitempty"`
+	SkipCABundle                  bool          `json:"skipCaBundle,omitempty"`
+	TTL                           string        `json:"ttl,omitempty"`
+
+	// Integrations: operators outside flyt act on these. flyt checks only that the environment
+	// supports each one used; their contents are not interpreted.
+	Azure          json.RawMessage `json:"azure,omitempty"`
+	GCP            json.RawMessage `json:"gcp,omitempty"`
+	Kafka          json.RawMessage `json:"kafka,omitempty"`
+	IDPorten       json.RawMessage `json:"idporten,omitempty"`
+	Maskinporten   json.RawMessage `json:"maskinporten,omitempty"`
+	TokenX         json.RawMessage `json:"tokenx,omitempty"`
+	Login          json.RawMessage `json:"login,omitempty"`
+	OpenSearch     json.RawMessage `json:"openSearch,omitempty"`
+	Valkey         json.RawMessage `json:"valkey,omitempty"`
+	Redis          json.RawMessage `json:"redis,omitempty"`
+	Postgres       json.RawMessage `json:"postgres,omitempty"`
+	Vault          json.RawMessage `json:"vault,omitempty"`
+	WebProxy       json.RawMessage `json:"webproxy,omitempty"`
+	Observability  json.RawMessage `json:"observability,omitempty"`
+	LeaderElection json.RawMessage `json:"leaderElection,omitempty"`
+	Frontend       json.RawMessage `json:"frontend,omitempty"`
+	Elastic        json.RawMessage `json:"elastic,omitempty"`
+	Tracing        json.RawMessage `json:"tracing,omitempty"`
+	Logformat      json.RawMessage `json:"logformat,omitempty"`
+	Logtransform   json.RawMessage `json:"logtransform,omitempty"`
+
+	// Removed by NAIS: accepted with a warning, ignored.
+	SecureLogs json.RawMessage `json:"secureLogs,omitempty"`
+	Influx     json.RawMessage `json:"influx,omitempty"`
+}
+
+// integrationFields are the spec fields that need an operator; the order is the order of
+// their warnings.
+var integrationFields = []string{"azure", "elastic", "frontend", "gcp", "idporten", "kafka", "leaderElection",
+	"logformat", "logtransform", "login", "maskinporten", "observability", "openSearch", "postgres", "redis",
+	"tokenx", "tracing", "valkey", "vault", "webproxy"}
+
+// removedFields are accepted for compatibility and ignored.
+var removedFields = []string{"influx", "secureLogs"}
+
+// EnvVar is one environment variable: a value, or a reference (secretKeyRef, configMapKeyRef,
+// fieldRef) as in Kubernetes.
+type EnvVar struct {
+	Name      string               `json:"name"`
+	Value     string               `json:"value,omitempty"`
+	ValueFrom *corev1.EnvVarSource `json:"valueFrom,omitempty"`
+}
+
+// EnvFrom imports every key of a Secret or ConfigMap as environment variables.
+type EnvFrom struct {
+	Secret    string `json:"secret,omitempty"`
+	ConfigMap string `json:"configmap,omitempty"`
+}
+
+// FilesFrom mounts a ConfigMap, Secret, emptyDir or PersistentVolumeClaim as files.
+type FilesFrom struct {
+	ConfigMap             string    `json:"configmap,omitempty"`
+	Secret                string    `json:"secret,omitempty"`
+	EmptyDir              *EmptyDir `json:"emptyDir,omitempty"`
+	PersistentVolumeClaim string    `json:"persistentVolumeClaim,omitempty"`
+	MountPath             string    `json:"mountPath,omitempty"`
+}
+
+// EmptyDir is scratch space; Medium "Memory" puts it in RAM.
+type EmptyDir struct {
+	Medium string `json:"medium,omitempty"`
+}
+
+// Probe is an HTTP health check on the app's port (or Port).
+type Probe struct {
+	Path             string `json:"path"`
+	Port             int32  `json:"port,omitempty"`
+	InitialDelay     int32  `json:"initialDelay,omitempty"`
+	PeriodSeconds    int32  `json:"periodSeconds,omitempty"`
+	FailureThreshold int32  `json:"failureThreshold,omitempty"`
+	Timeout          int32  `json:"timeout,omitempty"`
+}
+
+// Replicas bounds the number of pods; when Min differs from Max an autoscaler moves between them.
+type Replicas struct {
+	Min                    *int32          `json:"min,omitempty"`
+	Max                    *int32          `json:"max,omitempty"`
+	CPUThresholdPercentage int32           `json:"cpuThresholdPercentage,omitempty"`
+	DisableAutoScaling     bool            `json:"disableAutoScaling,omitempty"`
+	ScalingStrategy        json.RawMessage `json:"scalingStrategy,omitempty"`
+}
+
+// Resources are the container's requests and limits, as Kubernetes quantities.
+type Resources struct {
+	Limits   *ResourceList `json:"limits,omitempty"`
+	Requests *ResourceList `json:"requests,omitempty"`
+}
+
+// ResourceList holds CPU and memory quantities such as "200m" and "512Mi".
+type ResourceList struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}
+
+// Strategy is the Deployment's rollout strategy.
+type Strategy struct {
+	Type          string         `json:"type,omitempty"`
+	RollingUpdate *RollingUpdate `json:"rollingUpdate,omitempty"`
+}
+
+// RollingUpdate bounds a rolling update, in pods or percent.
+type RollingUpdate struct {
+	MaxSurge       *intstr.IntOrString `json:"maxSurge,omitempty"`
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+}
+
+// Prometheus asks for metrics scraping.
+type Prometheus struct {
+	Enabled bool   `json:"enabled,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Port    string `json:"port,omitempty"`
+}
+
+// Service sets the Service's port and protocol (http, grpc, redis, tcp).
+type Service struct {
+	Port     int32  `json:"port,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// AccessPolicy says who may call the app and whom the app may call.
+type AccessPolicy struct {
+	Inbound  *Inbound  `json:"inbound,omitempty"`
+	Outbound *Outbound `json:"outbound,omitempty"`
+}
+
+// Inbound lists the apps allowed to call this one.
+type Inbound struct {
+	Rules []Rule `json:"rules,omitempty"`
+}
+
+// Outbound lists the apps and external hosts this app may call.
+type Outbound struct {
+	Rules    []Rule     `json:"rules,omitempty"`
+	External []External `json:"external,omitempty"`
+}
+
+// Rule names an app; Namespace defaults to this app's, "*" means any; Cluster defaults to this
+// one.
+type Rule struct {
+	Application string          `json:"application"`
+	Namespace   string          `json:"namespace,omitempty"`
+	Cluster     string          `json:"cluster,omitempty"`
+	Permissions json.RawMessage `json:"permissions,omitempty"`
+}
+
+// External is a destination outside the cluster: a host name (left to FQDN-aware egress
+// controls) or an IPv4 address (a /32 ipBlock), optionally limited to ports.
+type External struct {
+	Host  string `json:"host,omitempty"`
+	IPv4  string `json:"ipv4,omitempty"`
+	Ports []Port `json:"ports,omitempty"`
+}
+
+// Port is a TCP port.
+type Port struct {
+	Port int32 `json:"port"`
+}
+
+// PreStopHook runs before a pod is stopped: a command or an HTTP call.
+type PreStopHook struct {
+	Exec *ExecAction `json:"exec,omitempty"`
+	HTTP *HTTPAction `json:"http,omitempty"`
+}
+
+// ExecAction runs a command in the container.
+type ExecAction struct {
+	Command []string `json:"command"`
+}
+
+// HTTPAction calls a path on the app.
+type HTTPAction struct {
+	Path string `json:"path"`
+	Port int32  `json:"port,omitempty"`
+}
+
+// fieldProblem is an unknown field found while decoding.
+type fieldProblem struct {
+	path []string
+	msg  string
+}
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	intOrStrType   = reflect.TypeFor[intstr.IntOrString]()
+)
+
+// unknownFields walks v (decoded YAML) against the json tags of t and reports every key t has
+// no field for, with a suggestion when a known field is a likely typo.
+func unknownFields(v any, t reflect.Type, path []string, out *[]fieldProblem) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawMessageType || t == intOrStrType {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return // a type error, reported by the decoder
+		}
+		fields := jsonFields(t)
+		for _, k := range sortedKeys(m) {
+			ft, ok := fields[k]
+			p := append(path[:len(path):len(path)], k)
+			if !ok {
+				names := sortedKeys(fields)
+				msg := fmt.Sprintf("unknown field %q", k)
+				if s := suggestField(k, names); s != "" {
+					msg += fmt.Sprintf("; did you mean %q?", s)
+				} else {
+					msg += "; remove it or check its indentation"
+				}
+				*out = append(*out, fieldProblem{path: p, msg: msg})
+				continue
+			}
+			unknownFields(m[k], ft, p, out)
+		}
+	case reflect.Slice:
+		s, ok := v.([]any)
+		if !ok {
+			return
+		}
+		for i, x := range s {
+			unknownFields(x, t.Elem(), append(path[:len(path):len(path)], fmt.Sprint(i)), out)
+		}
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for _, k := range sortedKeys(m) {
+			unknownFields(m[k], t.Elem(), append(path[:len(path):len(path)], k), out)
+		}
+	}
+}
+
+// suggestField is suggest with one more rule for fields: a known name containing the unknown
+// one, or the other way round (replica → replicas).
+func suggestField(k string, names []string) string {
+	if s := suggest(k, names); s != "" {
+		return s
+	}
+	for _, n := range names {
+		if len(k) > 3 && (strings.HasPrefix(strings.ToLower(n), strings.ToLower(k)) || strings.HasPrefix(strings.ToLower(k), strings.ToLower(n))) {
+			return n
+		}
+	}
+	return ""
+}
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			if f.Anonymous {
+				for k, v := range jsonFields(f.Type) {
+					fields[k] = v
+				}
+				continue
+			}
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// decodeStrict decodes v (the merged document) into out, which must be a pointer to a struct.
+// Unknown fields and wrong types come back as positioned problems; pos finds the place of a
+// field path in the team's files.
+func decodeStrict(v any, out any, pos func(path []string, key bool) (file string, line, col int)) Errors {
+	var errs Errors
+	var unknown []fieldProblem
+	unknownFields(v, reflect.TypeOf(out), nil, &unknown)
+	for _, u := range unknown {
+		file, line, col := pos(u.path, true)
+		errs = append(errs, &Error{File: file, Line: line, Column: col, Path: joinPath(u.path), Msg: u.msg})
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		errs = append(errs, &Error{Msg: "cannot encode the document: " + err.Error(), Err: err})
+		return errs
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(out); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			path := splitPath(te.Field)
+			file, line, col := pos(path, false)
+			errs = append(errs, &Error{File: file, Line: line, Column: col, Path: joinPath(path),
+				Msg: fmt.Sprintf("wrong type: want %s, got %s", typeName(te.Type), te.Value), Err: err})
+		} else {
+			file, line, col := pos(nil, false)
+			errs = append(errs, &Error{File: file, Line: line, Column: col, Msg: "cannot decode: " + err.Error(), Err: err})
+		}
+	}
+	return errs
+}
+
+func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a map"
+	}
+	return t.String()
+}
+
+// joinPath writes a field path the way people read it: spec.env[2].name.
+func joinPath(p []string) string {
+	var b strings.Builder
+	for i, s := range p {
+		if s != "" && s[0] >= '0' && s[0] <= '9' {
+			b.WriteString("[" + s + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
