@@ -63,14 +63,27 @@ func Render(repo *Repo, appName string, env *Environment, in Vars) (*Result, err
 	}
 	ae := app.Environments[env.Name]
 	if ae == nil {
-		if len(app.Environments) > 0 {
+		if len(app.Environments) > 0 && !app.Everywhere {
 			return nil, &Error{File: repo.Config, Msg: fmt.Sprintf("app %s names the environments %s, not %s", app.Name, strings.Join(app.EnvironmentNames(), ", "), env.Name), Err: ErrNotInEnvironment}
 		}
 		ae = &AppEnv{}
 	}
+	env = defaulted(env)
 	r := &renderer{repo: repo, app: app, appEnv: ae, env: env, strict: env.Strict || repo.Strict, res: &Result{App: app.Name, Environment: env.Name}}
 	r.run(in)
 	return r.finish()
+}
+
+// defaulted fills what an Environment built by hand may leave out: the cluster is named after
+// the environment, and the team's namespace after the team.
+func defaulted(env *Environment) *Environment {
+	if env.Cluster != "" && env.Namespace != "" {
+		return env
+	}
+	e := *env
+	e.Cluster = cmp.Or(e.Cluster, e.Name)
+	e.Namespace = cmp.Or(e.Namespace, e.Team)
+	return &e
 }
 
 // renderer holds the state of one Render call.

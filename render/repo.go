@@ -39,8 +39,13 @@ type App struct {
 	// Vars are vars files read for every environment, before the environment's own.
 	Vars []string
 	// Environments maps an environment name to what differs there. An app that names
-	// environments deploys only to those; one that names none deploys everywhere.
+	// environments deploys only to those, unless Everywhere; one that names none deploys
+	// everywhere.
 	Environments map[string]*AppEnv
+	// Everywhere says the app deploys to every environment, also those it does not name. The
+	// conventions set it for a base file whose environments differ only by overlays: the base
+	// alone is complete.
+	Everywhere bool
 }
 
 // AppEnv is what one environment changes for an app.
@@ -91,6 +96,7 @@ type repoConfigApp struct {
 	Files        []string           `json:"files,omitempty"`
 	Vars         []string           `json:"vars,omitempty"`
 	Environments map[string]*AppEnv `json:"environments,omitempty"`
+	Everywhere   bool               `json:"everywhere,omitempty"`
 }
 
 // LoadRepo reads the repository rooted at dir in fsys (a Git tree or a directory): its
@@ -216,7 +222,7 @@ func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Re
 			continue
 		}
 		seen[a.Name] = true
-		app := &App{Name: a.Name, Files: a.Files, Vars: a.Vars, Environments: a.Environments}
+		app := &App{Name: a.Name, Files: a.Files, Vars: a.Vars, Environments: a.Environments, Everywhere: a.Everywhere}
 		if app.Environments == nil {
 			app.Environments = map[string]*AppEnv{}
 		}
@@ -594,6 +600,9 @@ func discover(fsys fs.FS, dir string, knownEnvs []string) (*Repo, error) {
 				}
 			}
 		}
+		app.Everywhere = len(envFiles) == 0 && !slices.ContainsFunc(app.EnvironmentNames(), func(e string) bool {
+			return len(app.Environments[e].Vars) > 0
+		})
 		repo.Apps = append(repo.Apps, app)
 	}
 	return repo, nil

@@ -42,7 +42,8 @@ func parseTemplate(file, src string) (*template, error) {
 }
 
 func templateError(file string, err error) *Error {
-	e := &Error{File: file, Msg: "broken template: " + firstLine(err.Error()) + "; check that every {{#block}} has its {{/block}} and every {{ has its }}", Err: err}
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
+	e := &Error{File: file, Msg: "broken template: " + msg + "; check that every {{#block}} has its {{/block}} and every {{ has its }}", Err: err}
 	if m := parseErrLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 	}
