@@ -1,0 +1,375 @@
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/go-logr/logr"
+
+	"github.com/flyt-platform/flyt/environments"
+)
+
+// DefaultBranch is the branch watched when a repository names none.
+const DefaultBranch = "main"
+
+// Revision is one commit of a team repository as flyt deploys and records it (ARCHITECTURE.md
+// invariant 3 wants commit, author and time in every deploy record).
+type Revision struct {
+	// Commit is the full SHA.
+	Commit string `json:"commit"`
+	// Branch is the branch the commit was found on; empty when read by Revision, since an old
+	// commit may no longer be on any branch.
+	Branch string `json:"branch,omitempty"`
+	// Author and AuthorEmail are the commit's author.
+	Author      string `json:"author"`
+	AuthorEmail string `json:"authorEmail"`
+	// Time is the author time.
+	Time time.Time `json:"time"`
+	// Message is the full commit message without its trailing newline.
+	Message string `json:"message"`
+}
+
+// Options configure a Cache.
+type Options struct {
+	// Metrics, when set, records sync durations, results, errors and fetched bytes.
+	Metrics *Metrics
+	// Now reads the clock for sync durations; default time.Now. Tests inject it.
+	Now func() time.Time
+}
+
+// Cache keeps one bare Git repository per watched repository on disk under a directory, and
+// fetches into it only what a deploy needs: the watched branch, and only when ls-remote shows
+// it moved. Objects are never garbage-collected, so every commit ever fetched stays readable
+// for promotions and rollbacks even after a force-push removed it from the branch.
+//
+// A Cache is safe for concurrent use. Calls for the same repository URL are serialised;
+// calls for different repositories run in parallel.
+type Cache struct {
+	dir  string
+	opts Options
+
+	// Guards the fields below.
+	mu      sync.Mutex
+	entries map[string]*entry
+}
+
+// entry is one repository's on-disk cache.
+type entry struct {
+	path string
+
+	// Guards the fields below and every use of the on-disk repository.
+	mu   sync.Mutex
+	repo *git.Repository
+}
+
+// NewCache returns a cache keeping its repositories under dir (created on first use). Each
+// repository lives in a directory named by a hash of its URL, so caches survive restarts.
+func NewCache(dir string, opts Options) *Cache {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Cache{dir: dir, opts: opts, entries: map[string]*entry{}}
+}
+
+// Dir returns the on-disk cache directory of a repository URL.
+func (c *Cache) Dir(repoURL string) string {
+	sum := sha256.Sum256([]byte(repoURL))
+	return filepath.Join(c.dir, hex.EncodeToString(sum[:16]))
+}
+
+func (c *Cache) entry(repoURL string) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[repoURL]
+	if e == nil {
+		e = &entry{path: c.Dir(repoURL)}
+		c.entries[repoURL] = e
+	}
+	return e
+}
+
+// open opens or creates the bare repository. Callers hold e.mu.
+func (e *entry) open() (*git.Repository, error) {
+	if e.repo != nil {
+		return e.repo, nil
+	}
+	r, err := git.PlainOpen(e.path)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if err := os.MkdirAll(e.path, 0o755); err != nil {
+			return nil, fmt.Errorf("create cache dir: %w", err)
+		}
+		r, err = git.PlainInit(e.path, true)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", e.path, err)
+	}
+	e.repo = r
+	return r, nil
+}
+
+func withDefaults(repo environments.Repository) environments.Repository {
+	if repo.Branch == "" {
+		repo.Branch = DefaultBranch
+	}
+	return repo
+}
+
+// Head asks the server where repo's branch points (an ls-remote) without fetching anything
+// or touching the cache.
+func (c *Cache) Head(ctx context.Context, repo environments.Repository) (string, error) {
+	repo = withDefaults(repo)
+	creds, err := authFor(repo)
+	if err != nil {
+		return "", newError("ls-remote", repo.URL, repo.Branch, ReasonConfig, err, creds.secrets...)
+	}
+	h, err := lsRemote(ctx, repo, creds)
+	if err != nil {
+		return "", err
+	}
+	return h.String(), nil
+}
+
+// lsRemote returns the hash of repo's branch on the server.
+func lsRemote(ctx context.Context, repo environments.Repository, creds credentials) (plumbing.Hash, error) {
+	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{repo.URL}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: creds.auth})
+	if err != nil {
+		return plumbing.ZeroHash, newError("ls-remote", repo.URL, repo.Branch, "", err, creds.secrets...)
+	}
+	want := plumbing.NewBranchReferenceName(repo.Branch)
+	for _, ref := range refs {
+		if ref.Name() == want && ref.Type() == plumbing.HashReference {
+			return ref.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, newError("ls-remote", repo.URL, repo.Branch, ReasonBranchNotFound, ErrBranchNotFound)
+}
+
+// Sync brings the cached branch of repo up to the server's: ls-remote first, and a fetch of
+// that branch only when its head differs from the cached one, so an unmoved branch costs one
+// small request. It returns the branch's head commit and whether it differs from what the
+// cache held before (true on the first sync).
+//
+// On error nothing in the cache changes. errors.Is(err, ErrBranchNotFound) or
+// ErrRepositoryNotFound (see Gone) means the source vanished: callers must keep what runs.
+func (c *Cache) Sync(ctx context.Context, repo environments.Repository) (rev Revision, changed bool, err error) {
+	repo = withDefaults(repo)
+	start := c.opts.Now()
+	defer func() {
+		result := resultUnchanged
+		switch {
+		case err != nil:
+			result = resultError
+		case changed:
+			result = resultChanged
+		}
+		c.opts.Metrics.observeSync(result, c.opts.Now().Sub(start).Seconds(), ReasonOf(err))
+	}()
+
+	e := c.entry(repo.URL)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return c.syncLocked(ctx, e, repo)
+}
+
+func (c *Cache) syncLocked(ctx context.Context, e *entry, repo environments.Repository) (Revision, bool, error) {
+	log := logr.FromContextOrDiscard(ctx).WithValues("repository", redactURL(repo.URL), "branch", repo.Branch)
+	creds, err := authFor(repo)
+	if err != nil {
+		return Revision{}, false, newError("sync", repo.URL, repo.Branch, ReasonConfig, err, creds.secrets...)
+	}
+	r, err := e.open()
+	if err != nil {
+		return Revision{}, false, newError("sync", repo.URL, repo.Branch, ReasonOther, err)
+	}
+	head, err := lsRemote(ctx, repo, creds)
+	if err != nil {
+		return Revision{}, false, err
+	}
+	refName := plumbing.NewBranchReferenceName(repo.Branch)
+	var cached plumbing.Hash
+	if ref, err := r.Storer.Reference(refName); err == nil {
+		cached = ref.Hash()
+	}
+	if cached == head {
+		rev, err := readRevision(r, head, repo)
+		return rev, false, err
+	}
+
+	if _, err := r.CommitObject(head); err == nil {
+		// The branch moved to a commit the cache already has (a force-push back to an older
+		// commit): no fetch needed.
+		log.V(1).Info("branch moved to a cached commit", "commit", head.String())
+	} else {
+		n, err := c.fetch(ctx, e, r, repo, creds)
+		if err != nil {
+			return Revision{}, false, err
+		}
+		c.opts.Metrics.addBytes(n)
+		log.V(1).Info("fetched branch", "commit", head.String(), "bytes", n)
+	}
+	// Point the branch at the head ls-remote saw, which the fetch brought in (or which was
+	// cached): if the branch moved again in between, the next sync picks that up.
+	if _, err := r.CommitObject(head); err != nil {
+		// The branch moved between ls-remote and fetch; take what the fetch stored.
+		ref, rerr := r.Storer.Reference(refName)
+		if rerr != nil {
+			return Revision{}, false, newError("fetch", repo.URL, repo.Branch, ReasonOther, rerr)
+		}
+		head = ref.Hash()
+	}
+	if err := r.Storer.SetReference(plumbing.NewHashReference(refName, head)); err != nil {
+		return Revision{}, false, newError("update cached ref", repo.URL, repo.Branch, ReasonOther, err)
+	}
+	rev, err := readRevision(r, head, repo)
+	return rev, err == nil, err
+}
+
+// fetch fetches repo's branch into r and returns the bytes of packfile received.
+func (c *Cache) fetch(ctx context.Context, e *entry, r *git.Repository, repo environments.Repository, creds credentials) (int64, error) {
+	before := packBytes(e.path)
+	remote := git.NewRemote(r.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{repo.URL}})
+	spec := config.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/heads/%[1]s", repo.Branch))
+	err := remote.FetchContext(ctx, &git.FetchOptions{
+		RefSpecs: []config.RefSpec{spec},
+		Auth:     creds.auth,
+		Tags:     git.NoTags,
+		Force:    true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		reason := Reason("")
+		if errors.Is(err, git.NoMatchingRefSpecError{}) {
+			reason = ReasonBranchNotFound
+		}
+		return 0, newError("fetch", repo.URL, repo.Branch, reason, err, creds.secrets...)
+	}
+	return packBytes(e.path) - before, nil
+}
+
+// packBytes is the size of the packfiles in a bare repository: fetches add exactly one pack.
+func packBytes(dir string) int64 {
+	matches, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
+	var n int64
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+func readRevision(r *git.Repository, h plumbing.Hash, repo environments.Repository) (Revision, error) {
+	commit, err := r.CommitObject(h)
+	if err != nil {
+		return Revision{}, newError("read commit", repo.URL, repo.Branch, ReasonCommitNotFound, err)
+	}
+	return revisionOf(commit, repo.Branch), nil
+}
+
+func revisionOf(c *object.Commit, branch string) Revision {
+	return Revision{
+		Commit:      c.Hash.String(),
+		Branch:      branch,
+		Author:      c.Author.Name,
+		AuthorEmail: c.Author.Email,
+		Time:        c.Author.When,
+		Message:     strings.TrimRight(c.Message, "\n"),
+	}
+}
+
+// ensureCommit makes sure commit is in the cache: if it is missing, the branch is synced once
+// (a commit promoted from another environment is usually on it). Callers hold e.mu.
+func (c *Cache) ensureCommit(ctx context.Context, e *entry, repo environments.Repository, commit string) (*git.Repository, plumbing.Hash, error) {
+	if !plumbing.IsHash(commit) {
+		return nil, plumbing.ZeroHash, newError("read commit", repo.URL, "", ReasonCommitNotFound,
+			fmt.Errorf("%q is not a full commit SHA", commit))
+	}
+	h := plumbing.NewHash(commit)
+	r, err := e.open()
+	if err != nil {
+		return nil, h, newError("read commit", repo.URL, "", ReasonOther, err)
+	}
+	if _, err := r.CommitObject(h); err == nil {
+		return r, h, nil
+	}
+	if _, _, err := c.syncLocked(ctx, e, repo); err != nil {
+		return nil, h, newError("read commit "+commit, repo.URL, repo.Branch, ReasonCommitNotFound, err)
+	}
+	if _, err := r.CommitObject(h); err != nil {
+		return nil, h, newError("read commit "+commit, repo.URL, repo.Branch, ReasonCommitNotFound, err)
+	}
+	return r, h, nil
+}
+
+// Revision describes commit, fetching repo's branch first if the cache lacks it. Commits that
+// were fetched once stay readable even after they left the branch; its Branch field is empty.
+func (c *Cache) Revision(ctx context.Context, repo environments.Repository, commit string) (Revision, error) {
+	repo = withDefaults(repo)
+	e := c.entry(repo.URL)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, h, err := c.ensureCommit(ctx, e, repo, commit)
+	if err != nil {
+		return Revision{}, err
+	}
+	co, err := r.CommitObject(h)
+	if err != nil {
+		return Revision{}, newError("read commit", repo.URL, "", ReasonCommitNotFound, err)
+	}
+	return revisionOf(co, ""), nil
+}
+
+// Checkout returns the files of repo at commit, rooted at repo.Path, as a read-only fs.FS
+// read straight from the cache's object store: no work tree is written, and any number of
+// revisions can be open at once. The commit is fetched first if the cache lacks it (see
+// Revision). The FS stays valid while the cache directory exists, across later syncs.
+func (c *Cache) Checkout(ctx context.Context, repo environments.Repository, commit string) (fs.FS, error) {
+	repo = withDefaults(repo)
+	e := c.entry(repo.URL)
+	e.mu.Lock()
+	_, h, err := c.ensureCommit(ctx, e, repo, commit)
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+
+	// A storage handle of its own, so reads through the FS never contend with (or race) a
+	// sync of the same repository. Packs are only ever added, never rewritten, so what this
+	// handle sees stays valid.
+	st := filesystem.NewStorage(osfs.New(e.path), cache.NewObjectLRUDefault())
+	co, err := object.GetCommit(st, h)
+	if err != nil {
+		return nil, newError("checkout "+commit, repo.URL, "", ReasonCommitNotFound, err)
+	}
+	tree, err := co.Tree()
+	if err != nil {
+		return nil, newError("checkout "+commit, repo.URL, "", ReasonOther, err)
+	}
+	if p := strings.Trim(path.Clean("/"+repo.Path), "/"); p != "" {
+		sub, err := tree.Tree(p)
+		if err != nil {
+			return nil, newError("checkout "+commit, repo.URL, "", ReasonConfig,
+				fmt.Errorf("path %q is not a directory at this commit: %w", p, fs.ErrNotExist))
+		}
+		tree = sub
+	}
+	return &treeFS{mu: new(sync.Mutex), store: st, root: tree, mtime: co.Committer.When}, nil
+}
