@@ -14,15 +14,24 @@ type repoKey string
 // URL into a repoKey. It reports false for anything that names no host and path, such as a
 // local directory, which no webhook can ever be about.
 func normalizeRepoURL(raw string) (repoKey, bool) {
-	s := strings.TrimSpace(raw)
-	if s == "" {
+	host, path, ok := splitRepoURL(raw)
+	if !ok {
 		return "", false
 	}
-	var host, path string
+	return repoKey(strings.ToLower(host + "/" + path)), true
+}
+
+// splitRepoURL parses a repository URL into its host and "owner/name" path, keeping their
+// case, without user, port or ".git".
+func splitRepoURL(raw string) (host, path string, ok bool) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", "", false
+	}
 	if i := strings.Index(s, "://"); i >= 0 {
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
-			return "", false
+			return "", "", false
 		}
 		host, path = u.Hostname(), u.Path
 	} else {
@@ -31,7 +40,7 @@ func normalizeRepoURL(raw string) (repoKey, bool) {
 		slash := strings.IndexByte(s, '/')
 		// A single letter before the colon is a Windows drive (C:/repos/x), not a host.
 		if colon <= 1 || (slash >= 0 && slash < colon) {
-			return "", false
+			return "", "", false
 		}
 		host, path = s[:colon], s[colon+1:]
 		if at := strings.LastIndexByte(host, '@'); at >= 0 {
@@ -42,9 +51,9 @@ func normalizeRepoURL(raw string) (repoKey, bool) {
 	path = strings.TrimSuffix(path, ".git")
 	path = strings.Trim(path, "/")
 	if host == "" || path == "" || !strings.Contains(path, "/") {
-		return "", false
+		return "", "", false
 	}
-	return repoKey(strings.ToLower(host + "/" + path)), true
+	return host, path, true
 }
 
 // host returns the host part of the key.
