@@ -1,0 +1,609 @@
+package yamlpos
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// maxNodes bounds the work of one decode, so that a small file with nested aliases (a "billion
+// laughs" document) cannot make flyt expand it into gigabytes.
+const maxNodes = 1 << 18
+
+// maxDepth bounds nesting, which also ends aliases that contain themselves (a: &a {b: *a}).
+const maxDepth = 256
+
+var (
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// Decode strictly decodes the document into out; see [DecodeStrict].
+func (d *Document) Decode(out any) error {
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("yamlpos: decode %s: out must be a non-nil pointer, got %T", d.file, out)
+	}
+	c := &converter{file: d.file}
+	c.value(d.root, rv.Type().Elem(), "")
+	if err := c.errs.Err(); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(c.buf.Bytes(), out); err != nil {
+		// The walk checks everything encoding/json does, so this is a gap in it; still say where.
+		return d.jsonError(err)
+	}
+	return nil
+}
+
+// JSON converts the document to JSON without a target type.
+func (d *Document) JSON() ([]byte, error) {
+	c := &converter{file: d.file}
+	c.value(d.root, nil, "")
+	if err := c.errs.Err(); err != nil {
+		return nil, err
+	}
+	return c.buf.Bytes(), nil
+}
+
+func (d *Document) jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return d.Errorf(te.Field, "expected %s, got JSON %s", te.Type, te.Value)
+	}
+	line, col := nodePos(d.root)
+	return &Error{File: d.file, Line: line, Column: col, Msg: err.Error()}
+}
+
+// converter writes the JSON form of a node tree, steered by the Go type it will be decoded
+// into, and collects every problem on the way.
+type converter struct {
+	file  string
+	buf   bytes.Buffer
+	errs  ErrorList
+	nodes int
+	depth int
+}
+
+func (c *converter) fail(n *yaml.Node, path, format string, args ...any) {
+	line, col := nodePos(n)
+	c.errs = append(c.errs, &Error{File: c.file, Line: line, Column: col, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// value writes node as JSON for a target of type t; t == nil means any JSON value.
+func (c *converter) value(n *yaml.Node, t reflect.Type, path string) {
+	c.nodes++
+	if c.nodes > maxNodes {
+		if c.nodes == maxNodes+1 {
+			c.fail(n, path, "document too large: more than %d values after expanding aliases", maxNodes)
+		}
+		c.buf.WriteString("null")
+		return
+	}
+	if c.depth >= maxDepth {
+		c.fail(n, "", "nesting deeper than %d levels; is there an alias that contains itself?", maxDepth)
+		c.buf.WriteString("null")
+		return
+	}
+	c.depth++
+	defer func() { c.depth-- }()
+	n = resolve(n)
+	if n == nil {
+		c.buf.WriteString("null")
+		return
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if isNull(n) {
+		c.buf.WriteString("null")
+		return
+	}
+	if t == nil || t.Kind() == reflect.Interface && t.NumMethod() == 0 {
+		c.untyped(n, path)
+		return
+	}
+	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
+		c.custom(n, t, path)
+		return
+	}
+	if t.Kind() != reflect.String && reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		c.text(n, t, path)
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		c.object(n, t, path)
+	case reflect.Map:
+		c.mapping(n, t, path)
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 && t.Kind() == reflect.Slice {
+			// encoding/json reads []byte from a base64 string.
+			c.str(n, path, "a base64 string")
+			return
+		}
+		c.list(n, t, path)
+	case reflect.String:
+		c.str(n, path, "a string")
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+			c.fail(n, path, "expected true or false, got %s", describe(n))
+			return
+		}
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			c.fail(n, path, "expected true or false, got %s", describe(n))
+			return
+		}
+		c.buf.WriteString(strconv.FormatBool(b))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		c.integer(n, t, path)
+	case reflect.Float32, reflect.Float64:
+		f, ok := number(n)
+		if !ok {
+			c.fail(n, path, "expected a number, got %s", describe(n))
+			return
+		}
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			c.fail(n, path, "%s cannot be represented; use a finite number", n.Value)
+			return
+		}
+		c.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+	case reflect.Interface:
+		// An interface with methods cannot be filled by encoding/json either.
+		c.fail(n, path, "cannot decode into the Go interface type %s", t)
+	default:
+		c.fail(n, path, "cannot decode into the Go type %s", t)
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe says what a node is, for "expected X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:37] + "..."
+		}
+		switch n.ShortTag() {
+		case "!!int":
+			return "integer " + v
+		case "!!float":
+			return "number " + v
+		case "!!bool":
+			return "boolean " + v
+		case "!!null":
+			return "null"
+		default:
+			return "string " + strconv.Quote(v)
+		}
+	}
+	return "an unsupported YAML node"
+}
+
+// str writes a scalar as a JSON string. Numbers and booleans become the text they were
+// written as, like sigs.k8s.io/yaml converts them for string fields.
+func (c *converter) str(n *yaml.Node, path, want string) {
+	if n.Kind != yaml.ScalarNode {
+		c.fail(n, path, "expected %s, got %s", want, describe(n))
+		return
+	}
+	writeString(&c.buf, n.Value)
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s) // cannot fail for a string
+	b.Write(enc)
+}
+
+func (c *converter) integer(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.ScalarNode {
+		c.fail(n, path, "expected an integer, got %s", describe(n))
+		return
+	}
+	unsigned := t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr
+	switch n.ShortTag() {
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			if unsigned && i < 0 {
+				c.fail(n, path, "expected a non-negative integer, got %s", n.Value)
+				return
+			}
+			if !unsigned && reflect.Zero(t).OverflowInt(i) || unsigned && reflect.Zero(t).OverflowUint(uint64(i)) {
+				c.fail(n, path, "%s is out of range for this field", n.Value)
+				return
+			}
+			c.buf.WriteString(strconv.FormatInt(i, 10))
+			return
+		}
+		var u uint64
+		if err := n.Decode(&u); err == nil && unsigned && !reflect.Zero(t).OverflowUint(u) {
+			c.buf.WriteString(strconv.FormatUint(u, 10))
+			return
+		}
+		c.fail(n, path, "%s is out of range for this field", n.Value)
+	case "!!float":
+		f, ok := number(n)
+		if ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			c.integer(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(int64(f), 10), Line: n.Line, Column: n.Column}, t, path)
+			return
+		}
+		c.fail(n, path, "expected an integer, got %s", describe(n))
+	default:
+		c.fail(n, path, "expected an integer, got %s", describe(n))
+	}
+}
+
+// number reads an !!int or !!float scalar as a float64.
+func number(n *yaml.Node) (float64, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, false
+	}
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return 0, false
+		}
+		return f, true
+	}
+	return 0, false
+}
+
+// custom hands a node to a type's own UnmarshalJSON right away, so that its error (a bad
+// duration, a bad quantity) is reported at the node instead of somewhere in the document.
+func (c *converter) custom(n *yaml.Node, t reflect.Type, path string) {
+	sub := &converter{file: c.file, nodes: c.nodes, depth: c.depth}
+	sub.untyped(n, path)
+	c.nodes = sub.nodes
+	if len(sub.errs) > 0 {
+		c.errs = append(c.errs, sub.errs...)
+		c.buf.WriteString("null")
+		return
+	}
+	raw := sub.buf.Bytes()
+	probe := reflect.New(t).Interface().(json.Unmarshaler)
+	if err := probe.UnmarshalJSON(raw); err != nil {
+		c.fail(n, path, "%s", err)
+	}
+	c.buf.Write(raw)
+}
+
+// text validates a scalar with the type's UnmarshalText, which encoding/json uses for strings.
+func (c *converter) text(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.ScalarNode {
+		c.fail(n, path, "expected a string, got %s", describe(n))
+		return
+	}
+	probe := reflect.New(t).Interface().(encoding.TextUnmarshaler)
+	if err := probe.UnmarshalText([]byte(n.Value)); err != nil {
+		c.fail(n, path, "%s", err)
+	}
+	writeString(&c.buf, n.Value)
+}
+
+// untyped writes any YAML node as the JSON a generic decoder expects.
+func (c *converter) untyped(n *yaml.Node, path string) {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		c.buf.WriteByte('{')
+		seen := map[string]*yaml.Node{}
+		first := true
+		for _, p := range pairs(n, 0) {
+			k := resolve(p.key)
+			if k.Kind != yaml.ScalarNode {
+				c.fail(k, path, "mapping keys must be plain values, got %s", describe(k))
+				continue
+			}
+			fp := joinKey(path, k.Value)
+			if prev, dup := seen[k.Value]; dup {
+				c.fail(k, fp, "duplicate key %q (first at line %d); remove one of them", k.Value, prev.Line)
+				continue
+			}
+			seen[k.Value] = k
+			if !first {
+				c.buf.WriteByte(',')
+			}
+			first = false
+			writeString(&c.buf, k.Value)
+			c.buf.WriteByte(':')
+			c.value(p.value, nil, fp)
+		}
+		c.buf.WriteByte('}')
+	case yaml.SequenceNode:
+		c.buf.WriteByte('[')
+		for i, item := range n.Content {
+			if i > 0 {
+				c.buf.WriteByte(',')
+			}
+			c.value(item, nil, joinIndex(path, i))
+		}
+		c.buf.WriteByte(']')
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			c.buf.WriteString("null")
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				writeString(&c.buf, n.Value)
+				return
+			}
+			c.buf.WriteString(strconv.FormatBool(b))
+		case "!!int":
+			var i int64
+			if err := n.Decode(&i); err == nil {
+				c.buf.WriteString(strconv.FormatInt(i, 10))
+				return
+			}
+			var u uint64
+			if err := n.Decode(&u); err == nil {
+				c.buf.WriteString(strconv.FormatUint(u, 10))
+				return
+			}
+			c.fail(n, path, "integer %s is out of range", n.Value)
+			c.buf.WriteString("null")
+		case "!!float":
+			f, ok := number(n)
+			if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
+				c.fail(n, path, "%s cannot be represented; use a finite number", n.Value)
+				c.buf.WriteString("null")
+				return
+			}
+			c.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+		default: // strings, timestamps, binary and custom tags keep their text
+			writeString(&c.buf, n.Value)
+		}
+	default:
+		c.fail(n, path, "unsupported YAML node")
+		c.buf.WriteString("null")
+	}
+}
+
+func (c *converter) object(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		c.fail(n, path, "expected a mapping, got %s", describe(n))
+		c.buf.WriteString("null")
+		return
+	}
+	fields := fieldsOf(t)
+	c.buf.WriteByte('{')
+	seen := map[string]*yaml.Node{}
+	first := true
+	for _, p := range pairs(n, 0) {
+		k := resolve(p.key)
+		if k.Kind != yaml.ScalarNode {
+			c.fail(k, path, "expected a field name, got %s", describe(k))
+			continue
+		}
+		fp := joinKey(path, k.Value)
+		if prev, dup := seen[k.Value]; dup {
+			c.fail(k, fp, "duplicate field %q (first at line %d); remove one of them", k.Value, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		f, ok := fields.byName[k.Value]
+		if !ok {
+			c.fail(k, fp, "%s", unknownField(k.Value, fields.names))
+			continue
+		}
+		if !first {
+			c.buf.WriteByte(',')
+		}
+		first = false
+		writeString(&c.buf, k.Value)
+		c.buf.WriteByte(':')
+		c.value(p.value, f, fp)
+	}
+	c.buf.WriteByte('}')
+}
+
+func (c *converter) mapping(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		c.fail(n, path, "expected a mapping, got %s", describe(n))
+		c.buf.WriteString("null")
+		return
+	}
+	kt := t.Key()
+	c.buf.WriteByte('{')
+	seen := map[string]*yaml.Node{}
+	first := true
+	for _, p := range pairs(n, 0) {
+		k := resolve(p.key)
+		if k.Kind != yaml.ScalarNode {
+			c.fail(k, path, "mapping keys must be plain values, got %s", describe(k))
+			continue
+		}
+		fp := joinKey(path, k.Value)
+		if prev, dup := seen[k.Value]; dup {
+			c.fail(k, fp, "duplicate key %q (first at line %d); remove one of them", k.Value, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		switch {
+		case kt.Kind() == reflect.String:
+		case reflect.PointerTo(kt).Implements(textUnmarshalerType):
+			if err := reflect.New(kt).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(k.Value)); err != nil {
+				c.fail(k, fp, "invalid key: %s", err)
+				continue
+			}
+		case kt.Kind() >= reflect.Int && kt.Kind() <= reflect.Int64:
+			if _, err := strconv.ParseInt(k.Value, 10, kt.Bits()); err != nil {
+				c.fail(k, fp, "expected an integer key, got %s", describe(k))
+				continue
+			}
+		case kt.Kind() >= reflect.Uint && kt.Kind() <= reflect.Uintptr:
+			if _, err := strconv.ParseUint(k.Value, 10, kt.Bits()); err != nil {
+				c.fail(k, fp, "expected a non-negative integer key, got %s", describe(k))
+				continue
+			}
+		default:
+			c.fail(k, fp, "cannot decode keys into the Go type %s", kt)
+			continue
+		}
+		if !first {
+			c.buf.WriteByte(',')
+		}
+		first = false
+		writeString(&c.buf, k.Value)
+		c.buf.WriteByte(':')
+		c.value(p.value, t.Elem(), fp)
+	}
+	c.buf.WriteByte('}')
+}
+
+func (c *converter) list(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.SequenceNode {
+		c.fail(n, path, "expected a list, got %s", describe(n))
+		c.buf.WriteString("null")
+		return
+	}
+	if t.Kind() == reflect.Array && len(n.Content) > t.Len() {
+		c.fail(n, path, "expected at most %d items, got %d", t.Len(), len(n.Content))
+	}
+	c.buf.WriteByte('[')
+	for i, item := range n.Content {
+		if i > 0 {
+			c.buf.WriteByte(',')
+		}
+		c.value(item, t.Elem(), joinIndex(path, i))
+	}
+	c.buf.WriteByte(']')
+}
+
+// unknownField says a field does not exist and what was probably meant.
+func unknownField(name string, known []string) string {
+	if s := suggest(name, known); s != "" {
+		return fmt.Sprintf("unknown field %q; did you mean %q?", name, s)
+	}
+	if len(known) == 0 {
+		return fmt.Sprintf("unknown field %q; this mapping takes no fields", name)
+	}
+	if len(known) <= 20 {
+		return fmt.Sprintf("unknown field %q; known fields: %s", name, strings.Join(known, ", "))
+	}
+	return fmt.Sprintf("unknown field %q", name)
+}
+
+// suggest returns the known name closest to name: one that differs only in case, or else one
+// within an edit distance of two (and closer than the name is long), ties broken by order.
+func suggest(name string, known []string) string {
+	for _, k := range known {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	best, bestDist := "", 3
+	lower := strings.ToLower(name)
+	for _, k := range known {
+		d := distance(lower, strings.ToLower(k))
+		if d < bestDist && d < len(name) && d < len(k) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein edit distance between a and b, in bytes.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// structFields are the JSON fields of a struct type, with embedded structs flattened the way
+// encoding/json flattens them.
+type structFields struct {
+	byName map[string]reflect.Type
+	names  []string // sorted, for messages
+}
+
+var fieldCache sync.Map // reflect.Type → *structFields
+
+func fieldsOf(t reflect.Type) *structFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(*structFields)
+	}
+	sf := &structFields{byName: map[string]reflect.Type{}}
+	depthOf := map[string]int{}
+	var collect func(t reflect.Type, depth int, visiting map[reflect.Type]bool)
+	collect = func(t reflect.Type, depth int, visiting map[reflect.Type]bool) {
+		if visiting[t] {
+			return
+		}
+		visiting[t] = true
+		defer delete(visiting, t)
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					collect(ft, depth+1, visiting)
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			// The shallower field wins, as in encoding/json.
+			if d, ok := depthOf[name]; ok && d <= depth {
+				continue
+			}
+			depthOf[name] = depth
+			sf.byName[name] = f.Type
+		}
+	}
+	collect(t, 0, map[reflect.Type]bool{})
+	for name := range sf.byName {
+		sf.names = append(sf.names, name)
+	}
+	slices.Sort(sf.names)
+	got, _ := fieldCache.LoadOrStore(t, sf)
+	return got.(*structFields)
+}

@@ -1,0 +1,18 @@
+// Package yamlpos decodes YAML written by people (platform.yaml, NAIS Application specs,
+// .flyt.yaml) strictly, and tells them exactly where a problem is.
+//
+// A typo in a deploy spec must not be silently ignored, and an error that says only "cannot
+// unmarshal string into int" leaves a team guessing which of their files and lines is wrong.
+// So every problem this package finds is an [*Error] carrying the file, line, column and
+// field path (spec.ingresses[0]) together with a message that says how to fix it, and all the
+// problems of a document are reported at once in an [ErrorList].
+//
+// Decoding follows the json tags of the target type, with the semantics Kubernetes users know
+// from sigs.k8s.io/yaml: YAML is turned into JSON and then decoded with encoding/json, so types
+// with their own UnmarshalJSON (durations, quantities, IntOrString) work unchanged. Unlike that
+// route, the conversion is steered by the target type, which lets it report unknown fields
+// (with a did-you-mean suggestion), wrong types and duplicate keys at their position.
+//
+// Semantic validation that runs after decoding uses [Document.Position] or [Document.Errorf]
+// to point at the field it complains about.
+package yamlpos
