@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/flyt-platform/flyt/environments"
 )
 
 var update = flag.Bool("update", false, "rewrite the .golden files of testdata/golden from the current output")
@@ -118,4 +120,12 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+func ingressDomains(domains ...string) []environments.IngressDomain {
+	out := make([]environments.IngressDomain, len(domains))
+	for i, d := range domains {
+		out[i] = environments.IngressDomain{Domain: d, Class: "class-" + d}
+	}
+	return out
 }

@@ -94,9 +94,25 @@ func TestRenderSharedRepositories(t *testing.T) {
 					for _, w := range res.Warnings {
 						t.Logf("%s/%s warning: %s", app.Name, e, w)
 					}
-					y, _ := YAML(res.Objects)
+					if len(res.Objects) < 4 || len(res.Images) == 0 || !strings.HasPrefix(res.Digest, "sha256:") {
+						t.Errorf("%s/%s: got %d objects, images %v, digest %q; want a workload", app.Name, e, len(res.Objects), res.Images, res.Digest)
+					}
+					for _, o := range res.Objects {
+						if l := o.GetLabels(); l["app"] != app.Name || l["team"] != sharedTeams[repoName] || o.GetNamespace() != sharedTeams[repoName] {
+							t.Errorf("%s/%s: %s %s has labels %v in namespace %q", app.Name, e, o.GetKind(), o.GetName(), l, o.GetNamespace())
+						}
+					}
+					again, err := Render(repo, app.Name, sharedEnv(e, sharedTeams[repoName]), Vars{Commit: "0123456789abcdef", Branch: "main", Repo: repoName})
+					if err != nil {
+						t.Fatal(err)
+					}
+					first, _ := YAML(res.Objects)
+					second, _ := YAML(again.Objects)
+					if string(first) != string(second) || res.Digest != again.Digest {
+						t.Errorf("%s/%s: a second render differs", app.Name, e)
+					}
 					if testing.Verbose() && os.Getenv("SHOW") != "" {
-						t.Logf("%s", y)
+						t.Logf("%s", first)
 					}
 				}
 			}

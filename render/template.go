@@ -43,6 +43,9 @@ func parseTemplate(file, src string) (*template, error) {
 
 func templateError(file string, err error) *Error {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
+	if strings.Contains(msg, "Expecting OpenEndBlock, got: 'EOF'") {
+		msg = "the file ends inside a {{#block}}"
+	}
 	e := &Error{File: file, Msg: "broken template: " + msg + "; check that every {{#block}} has its {{/block}} and every {{ has its }}", Err: err}
 	if m := parseErrLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
