@@ -54,7 +54,7 @@ spec:
 		{
 			name: "undefined variable under strict",
 			files: map[string]string{
-				".nais/nais.yaml":      minimalApp + "  ingresses:\n  {{#each ingresses}}\n    - {{this}}\n  {{/each}}\n  env:\n    - name: REPLY\n      value: \"{{replyUrls}}\"\n",
+				".nais/nais.yaml":     minimalApp + "  ingresses:\n  {{#each ingresses}}\n    - {{this}}\n  {{/each}}\n  env:\n    - name: REPLY\n      value: \"{{replyUrls}}\"\n",
 				".nais/vars-dev.yaml": "replyURLs: https://x\ningresses: []\n",
 			},
 			env:    Environment{Strict: true},
