@@ -22,7 +22,8 @@ type ReporterOptions struct {
 	QueueSize int
 	// OnGiveUp is told about every event flyt gave up reporting (retries exhausted, GitHub
 	// refused it, queue full), so that sync can record it in the deploy's history. It must
-	// return quickly: it runs on the reporter's worker. May be nil.
+	// return quickly: it runs on the reporter's worker. It is not called for calls cut short
+	// by shutdown. May be nil.
 	OnGiveUp func(ev DeployEvent, err error)
 	// Log receives a line per give-up and per dropped event. Default slog.Default().
 	Log *slog.Logger
@@ -160,6 +161,12 @@ func (r *Reporter) process(ctx context.Context, ev DeployEvent) {
 }
 
 func (r *Reporter) giveUp(ctx context.Context, ev DeployEvent, err error) {
+	if ctx.Err() != nil {
+		// Shutting down: the call was cut short, not given up on. The history store may be
+		// closing too, so OnGiveUp is not called.
+		r.log.InfoContext(ctx, "deploy event not reported: shutting down", "deployID", ev.DeployID, "state", string(ev.State))
+		return
+	}
 	r.log.WarnContext(ctx, "gave up reporting a deploy event", "deployID", ev.DeployID, "app", ev.App,
 		"environment", ev.Environment, "state", string(ev.State), "error", err)
 	r.onGiveUp(ev, err)
