@@ -1,0 +1,53 @@
+# flyt — see README.md. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+GO ?= go
+GO_TEST_ARGS ?= -race -count=1
+# The control plane lives in a cache outside the repository; hack/controlplane.sh prints its folder.
+CONTROLPLANE_DIR = $(shell hack/controlplane.sh)
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/flyt
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/flyt ./cmd/flyt
+
+controlplane: ## Build (or find in the cache) kube-apiserver, kcm, scheduler, etcd and kwok
+	@hack/controlplane.sh
+
+cluster: controlplane ## Run a local control plane with simulated nodes in the foreground (Ctrl-C stops it)
+	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) $(GO) run ./internal/controlplane/cmd/localcluster
+
+fmt: ## Format the code
+	gofmt -w $$(git ls-files '*.go')
+
+vet: ## Run go vet
+	$(GO) vet ./...
+
+lint: vet ## go vet plus staticcheck (pinned as a Go tool)
+	$(GO) tool staticcheck ./...
+
+test: controlplane ## Run the whole test suite (go vet, then go test -race) on the local control plane
+	$(GO) vet ./...
+	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) $(GO) test $(GO_TEST_ARGS) -timeout 25m ./...
+
+fuzz: ## Run each fuzz test for 30 s
+	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 30s ./render
+	$(GO) test -run '^$$' -fuzz '^FuzzReceiver$$' -fuzztime 30s ./webhook
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeStrict$$' -fuzztime 30s ./internal/yamlpos
+
+bench: controlplane ## Run the benchmarks and write a report under bench/results/
+	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) hack/bench.sh
+
+demo: controlplane ## Run flyt's main job on two local control planes (dev, prod); Ctrl-C stops it
+	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) $(GO) run ./internal/demo
+
+verify: ## Fail if formatting or go.mod are not clean
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "run make fmt"; exit 1)
+	@$(GO) mod verify
+
+image: ## Build the container image (needs a Docker engine)
+	docker build -t flyt:dev .
+
+.PHONY: help build controlplane cluster fmt vet lint test fuzz bench demo verify image
