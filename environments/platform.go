@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// APIVersion and Kind identify a platform config document.
+// APIVersion and Kind identify a platform config document, so a team manifest handed to flyt
+// as its platform config (or the other way round) is refused instead of half-read.
 const (
 	APIVersion = "flyt.dev/v1alpha1"
 	Kind       = "Platform"
@@ -62,9 +63,12 @@ type GitHub struct {
 	APIURL string `json:"apiURL,omitempty"`
 	// TokenFile holds a personal access or fine-grained token.
 	TokenFile string `json:"tokenFile,omitempty"`
-	// AppID, InstallationID and PrivateKeyFile configure a GitHub App instead of a token.
-	AppID          int64  `json:"appID,omitempty"`
-	InstallationID int64  `json:"installationID,omitempty"`
+	// AppID, InstallationID and PrivateKeyFile configure a GitHub App instead of a token, which
+	// gives flyt its own identity and short-lived tokens.
+	AppID int64 `json:"appID,omitempty"`
+	// InstallationID is the App's installation on the organisation that owns the repositories.
+	InstallationID int64 `json:"installationID,omitempty"`
+	// PrivateKeyFile holds the App's PEM private key.
 	PrivateKeyFile string `json:"privateKeyFile,omitempty"`
 	// CommitStatuses also sets a commit status per deploy beside the Deployment status.
 	CommitStatuses bool `json:"commitStatuses,omitempty"`
@@ -117,17 +121,24 @@ type Environment struct {
 type Cluster struct {
 	// Name is the cluster's name as apps see it (NAIS_CLUSTER_NAME). Default: the environment's name.
 	Name string `json:"name,omitempty"`
-	// Kubeconfig is a path to a kubeconfig file; Context picks a context in it (default: current).
+	// Kubeconfig is a path to a kubeconfig file, relative to the platform file's folder unless
+	// absolute.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
-	Context    string `json:"context,omitempty"`
+	// Context picks a context in Kubeconfig (default: its current context), so one file can
+	// serve several environments.
+	Context string `json:"context,omitempty"`
 	// InCluster uses the service account flyt runs as.
 	InCluster bool `json:"inCluster,omitempty"`
 }
 
 // IngressDomain maps hosts under Domain to an ingress class.
 type IngressDomain struct {
+	// Domain is a DNS suffix such as "dev.example.test"; it matches itself and every host below it.
+	// When several domains match a host, the longest wins, so "internal.dev.example.test" can use
+	// another class than "dev.example.test".
 	Domain string `json:"domain"`
-	Class  string `json:"class"`
+	// Class is the IngressClass name that serves the domain in this environment's cluster.
+	Class string `json:"class"`
 }
 
 // Window is a weekly time range in which automatic deploys are allowed or denied.
@@ -136,15 +147,19 @@ type Window struct {
 	Action string `json:"action"`
 	// Days are weekday names (Mon, Tue … or Monday …); empty means every day.
 	Days []string `json:"days,omitempty"`
-	// Start and End are "HH:MM" in TimeZone; End may be before Start to cross midnight.
-	Start string `json:"start"`
-	End   string `json:"end"`
+	// Start and End are "HH:MM" in TimeZone on each of Days; End may be before Start to cross
+	// midnight, "24:00" means the end of the day, and leaving both out means the whole day.
+	// For a range that spans days (a weekend freeze), write both with a weekday and leave Days
+	// out: start "Fri 15:00", end "Mon 07:00".
+	Start string `json:"start,omitempty"`
+	End   string `json:"end,omitempty"`
 	// TimeZone is an IANA zone name. Default Europe/Oslo.
 	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // Team is a tenant: it owns namespaces and the repositories it may deploy from.
 type Team struct {
+	// Name identifies the team in labels, namespaces and the history; a DNS-1123 label.
 	Name string `json:"name"`
 	// Namespaces maps an environment name to the team's namespace there; unlisted environments
 	// use the environment's namespace pattern.
@@ -171,9 +186,11 @@ type Repository struct {
 	Path string `json:"path,omitempty"`
 	// TokenFile holds an HTTPS token (sent as basic auth with Username, default "x-access-token").
 	TokenFile string `json:"tokenFile,omitempty"`
-	Username  string `json:"username,omitempty"`
-	// SSHKeyFile and KnownHostsFile configure SSH auth.
-	SSHKeyFile     string `json:"sshKeyFile,omitempty"`
+	// Username goes with TokenFile; GitHub ignores it, other hosts want their own.
+	Username string `json:"username,omitempty"`
+	// SSHKeyFile holds a private key for SSH clone URLs; exclusive with TokenFile.
+	SSHKeyFile string `json:"sshKeyFile,omitempty"`
+	// KnownHostsFile pins the SSH host keys; without it the system's known_hosts is used.
 	KnownHostsFile string `json:"knownHostsFile,omitempty"`
 }
 
