@@ -740,3 +740,32 @@ func TestConfigFromPlatformReadsSecretFiles(t *testing.T) {
 		t.Errorf("missing secret file: err = %v, want os.ErrNotExist", err)
 	}
 }
+
+func TestReceiverConcurrentReload(t *testing.T) {
+	f := newFixture(t, testConfig())
+	body := payload(t, "push-branch.json")
+	sig := sign(platformSecret, body)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				status, resp := f.do(t, "/webhook/github", body, github("push", "", sig))
+				if status != http.StatusAccepted || (resp.Outcome != OutcomeEnqueued && resp.Outcome != OutcomeIgnored) {
+					t.Errorf("got %d %q during reloads", status, resp.Outcome)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 100 {
+			cfg := testConfig()
+			if i%2 == 0 {
+				cfg.Repos = nil
+			}
+			if err := f.rc.SetConfig(cfg); err != nil {
+				t.Errorf("set config: %v", err)
+			}
+		}
+	})
+	wg.Wait()
+}
