@@ -51,6 +51,7 @@ func StaticToken(path string) TokenSource { return staticToken(path) }
 
 type staticToken string
 
+// Token reads the token file afresh.
 func (s staticToken) Token(context.Context) (Token, error) {
 	b, err := os.ReadFile(string(s))
 	if err != nil {

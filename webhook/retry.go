@@ -79,6 +79,7 @@ type CallError struct {
 	Err error
 }
 
+// Error names the operation, its target, the result and the last status; nothing secret.
 func (e *CallError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s): %s", e.Operation, e.Target, e.Result)
