@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -266,8 +267,18 @@ func (s *Server) stopProcess() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	// SIGINT is PostgreSQL's "fast shutdown". runuser forwards it to the server.
-	_ = s.cmd.Process.Signal(os.Interrupt)
+	// SIGINT is PostgreSQL's "fast shutdown". runuser does not forward it, so signal the
+	// postmaster itself, whose PID heads postmaster.pid.
+	target := s.cmd.Process
+	if b, err := os.ReadFile(filepath.Join(s.Dir, "data", "postmaster.pid")); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil {
+			if p, err := os.FindProcess(pid); err == nil {
+				target = p
+			}
+		}
+	}
+	_ = target.Signal(os.Interrupt)
 	select {
 	case <-s.done:
 	case <-time.After(20 * time.Second):

@@ -1,0 +1,119 @@
+package history
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSQLitePath(t *testing.T) {
+	tests := []struct {
+		dsn, want string
+		err       bool
+	}{
+		{dsn: "", want: DefaultSQLitePath},
+		{dsn: "sqlite:///var/lib/flyt/history.db", want: "/var/lib/flyt/history.db"},
+		{dsn: "sqlite://data/history.db", want: "data/history.db"},
+		{dsn: "sqlite:history.db", want: "history.db"},
+		{dsn: "/var/lib/flyt/history.db", want: "/var/lib/flyt/history.db"},
+		{dsn: "sqlite::memory:", err: true},
+		{dsn: "sqlite://", err: true},
+		{dsn: "mysql://u:p@h/db", err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dsn, func(t *testing.T) {
+			got, err := sqlitePath(tt.dsn)
+			if (err != nil) != tt.err || (err != nil && !errors.Is(err, ErrInvalid)) {
+				t.Fatalf("sqlitePath(%q) error = %v, want error %v (ErrInvalid)", tt.dsn, err, tt.err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("sqlitePath(%q) (-want +got):\n%s", tt.dsn, diff)
+			}
+		})
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	tests := []struct{ dsn, want string }{
+		{"postgres://flyt:hemmelig@db:5432/flyt?sslmode=require", "postgres://flyt:xxxxx@db:5432/flyt?sslmode=require"},
+		{"postgres://flyt@db/flyt?password=hemmelig", "postgres://flyt@db/flyt?password=xxxxx"},
+		{"sqlite:///var/lib/flyt/history.db", "sqlite:///var/lib/flyt/history.db"},
+		{"host=db password=hemmelig", "(unparsable DSN, redacted)"},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, RedactDSN(tt.dsn)); diff != "" {
+			t.Errorf("RedactDSN(%q) (-want +got):\n%s", tt.dsn, diff)
+		}
+	}
+}
+
+// TestOpenErrorsHideThePassword opens PostgreSQL DSNs that cannot work; the password must not
+// appear in the error.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://flyt:hemmelig@127.0.0.1:1/flyt?connect_timeout=2",
+		"postgres://flyt:hemmelig@127.0.0.1:1/flyt?sslmode=bogus",
+		"postgresql://flyt@127.0.0.1:1/flyt?password=hemmelig&connect_timeout=2",
+	} {
+		_, err := Open(t.Context(), dsn)
+		if err == nil {
+			t.Fatalf("Open(%s) succeeded", RedactDSN(dsn))
+		}
+		if strings.Contains(err.Error(), "hemmelig") {
+			t.Errorf("Open error reveals the password: %v", err)
+		}
+	}
+}
+
+// TestSchemaTooNew migrates a real database, pretends a newer flyt migrated it further, and
+// checks that Open refuses it with a clear message and leaves it alone.
+func TestSchemaTooNew(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dsn string) {
+		s, err := Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := s.(*sqlStore)
+		know := must(SchemaVersion(ss.d.name))
+		if _, err := ss.w.ExecContext(t.Context(), ss.d.rebind(`INSERT INTO schema_version (version, applied_at) VALUES (?, 0)`), know+2); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		// Reopening a database that is current is fine; one that is newer is refused.
+		_, err = Open(t.Context(), dsn)
+		var tooNew *SchemaTooNewError
+		if !errors.Is(err, ErrSchemaTooNew) || !errors.As(err, &tooNew) {
+			t.Fatalf("Open(newer schema) = %v, want ErrSchemaTooNew", err)
+		}
+		if diff := cmp.Diff(&SchemaTooNewError{Have: know + 2, Know: know}, tooNew); diff != "" {
+			t.Errorf("error (-want +got):\n%s", diff)
+		}
+		wantMsg := "upgrade flyt or point it at another database"
+		if !strings.Contains(err.Error(), wantMsg) {
+			t.Errorf("error %q does not say %q", err, wantMsg)
+		}
+	})
+}
+
+// TestReopenKeepsData checks migrations run once: a second Open sees the first one's deploys.
+func TestReopenKeepsData(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dsn string) {
+		s := openStore(t, dsn)
+		d := run(t, s, deploy("a", "team", "dev", 1, t0), StateSuccess)
+		s2 := openStore(t, dsn)
+		got := must(s2.Get(t.Context(), d.ID))
+		if diff := cmp.Diff(d, &got.Deploy); diff != "" {
+			t.Errorf("after reopen (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestOpenSQLiteNeedsDirectory(t *testing.T) {
+	_, err := Open(t.Context(), filepath.Join(t.TempDir(), "missing", "history.db"))
+	if err == nil {
+		t.Fatal("Open in a missing directory succeeded")
+	}
+}
