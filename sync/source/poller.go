@@ -1,0 +1,370 @@
+package source
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/flyt-platform/flyt/environments"
+)
+
+// Syncer is what a Poller drives; *Cache is the real one.
+type Syncer interface {
+	Sync(ctx context.Context, repo environments.Repository) (Revision, bool, error)
+}
+
+var _ Syncer = (*Cache)(nil)
+
+// PollerOptions configure a Poller. The zero value gives the defaults.
+type PollerOptions struct {
+	// Interval between two polls of a healthy repository. Default 1m (platform.yaml
+	// server.pollInterval).
+	Interval time.Duration
+	// Jitter spreads each interval by ±Jitter (a fraction), so that repositories added at
+	// the same moment do not poll in lockstep. Default 0.1; negative disables it.
+	Jitter float64
+	// Concurrency bounds how many repositories sync at once, so a thousand repositories do
+	// not open a thousand connections to one Git host. Default 4.
+	Concurrency int
+	// MinBackoff and MaxBackoff bound the wait after a failed sync: it doubles with each
+	// consecutive failure of a repository, from MinBackoff (default 5s) to MaxBackoff (default
+	// 5m), so a broken repository neither hammers its server nor waits for ever.
+	MinBackoff, MaxBackoff time.Duration
+	// Timeout bounds one sync. Default 2m.
+	Timeout time.Duration
+	// Metrics, when set, records how many repositories are backing off.
+	Metrics *Metrics
+	// Now and After are the clock; tests inject a fake one. Default time.Now and time.After.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+	// Rand draws the jitter. Default: the math/rand/v2 global source. Used from one goroutine.
+	Rand *rand.Rand
+}
+
+func (o PollerOptions) withDefaults() PollerOptions {
+	if o.Interval <= 0 {
+		o.Interval = time.Minute
+	}
+	if o.Jitter == 0 {
+		o.Jitter = 0.1
+	}
+	if o.Jitter < 0 {
+		o.Jitter = 0
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 5 * time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(5*time.Minute, o.MinBackoff)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.After == nil {
+		o.After = time.After
+	}
+	return o
+}
+
+// PollError is what a Poller reports for a failed sync: the error (errors.Is and errors.As
+// see through it), how many syncs of the repository failed in a row and when it is tried
+// again.
+type PollError struct {
+	// Repository is the repository's URL without user info.
+	Repository string
+	// Failures counts consecutive failed syncs, this one included.
+	Failures int
+	// RetryIn is the backoff before the next attempt (a Refresh retries earlier).
+	RetryIn time.Duration
+	// Err is the sync's error.
+	Err error
+}
+
+func (e *PollError) Error() string {
+	return fmt.Sprintf("poll %s (failure %d, retry in %s): %v", e.Repository, e.Failures, e.RetryIn, e.Err)
+}
+
+// Unwrap returns the sync's error.
+func (e *PollError) Unwrap() error { return e.Err }
+
+// Poller keeps every watched repository's cache current: each repository is synced on a
+// jittered interval and at once on Refresh (a webhook), with at most Concurrency syncs at a
+// time, and failing repositories are retried with exponential backoff without holding up the
+// others.
+//
+// onChange is called with a repository's head the first time it is synced successfully and
+// whenever the head moves afterwards; onError with a *PollError whenever a sync fails. Both
+// are called from the sync's goroutine, several at once, and should only enqueue work.
+type Poller struct {
+	syncer   Syncer
+	repos    func() []environments.Repository
+	opts     PollerOptions
+	onChange func(ctx context.Context, repo environments.Repository, rev Revision)
+	onError  func(repo environments.Repository, err error)
+
+	wake chan struct{}
+
+	// Guards the fields below.
+	mu      sync.Mutex
+	pending map[string]bool // normalised URLs asked for by Refresh
+}
+
+// NewPoller returns a poller over the repositories repos returns (called at every round, so
+// platform config reloads take effect). onChange and onError may be nil.
+func NewPoller(s Syncer, repos func() []environments.Repository, opts PollerOptions,
+	onChange func(ctx context.Context, repo environments.Repository, rev Revision),
+	onError func(repo environments.Repository, err error),
+) *Poller {
+	if onChange == nil {
+		onChange = func(context.Context, environments.Repository, Revision) {}
+	}
+	if onError == nil {
+		onError = func(environments.Repository, error) {}
+	}
+	return &Poller{
+		syncer:   s,
+		repos:    repos,
+		opts:     opts.withDefaults(),
+		onChange: onChange,
+		onError:  onError,
+		wake:     make(chan struct{}, 1),
+		pending:  map[string]bool{},
+	}
+}
+
+// Refresh asks for an immediate sync of every watched repository with this URL (any common
+// spelling: with or without ".git", https or scp-like SSH). It never blocks; refreshes that
+// arrive while one is pending or running are coalesced into one more sync.
+func (p *Poller) Refresh(repoURL string) {
+	p.mu.Lock()
+	p.pending[normalizeURL(repoURL)] = true
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pollState is the poller's view of one repository. Only Run's goroutine touches it.
+type pollState struct {
+	repo       environments.Repository
+	key        string // normalised URL
+	due        time.Time
+	failures   int
+	inFlight   bool
+	refresh    bool
+	lastCommit string
+}
+
+// pollResult is what a finished sync reports back to Run.
+type pollResult struct {
+	repo   environments.Repository
+	due    time.Time
+	failed bool
+	commit string
+}
+
+// Run polls until ctx ends, then waits for in-flight syncs to finish (they see ctx's
+// cancellation) and returns nil.
+func (p *Poller) Run(ctx context.Context) error {
+	log := logr.FromContextOrDiscard(ctx)
+	states := map[environments.Repository]*pollState{}
+	done := make(chan pollResult)
+	running := 0
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	for {
+		now := p.opts.Now()
+
+		// Follow the configured repositories.
+		current := map[environments.Repository]bool{}
+		for _, r := range p.repos() {
+			r = withDefaults(r)
+			current[r] = true
+			if states[r] == nil {
+				states[r] = &pollState{repo: r, key: normalizeURL(r.URL), due: now}
+			}
+		}
+		for r := range states {
+			if !current[r] {
+				delete(states, r)
+			}
+		}
+
+		// Mark refreshed repositories.
+		p.mu.Lock()
+		pending := p.pending
+		p.pending = map[string]bool{}
+		p.mu.Unlock()
+		for _, st := range states {
+			if pending[st.key] {
+				st.refresh = true
+			}
+		}
+
+		// Launch what is due, refreshes and the longest-waiting first.
+		var ready []*pollState
+		failing := 0
+		for _, st := range states {
+			if st.failures > 0 {
+				failing++
+			}
+			if !st.inFlight && (st.refresh || !st.due.After(now)) {
+				ready = append(ready, st)
+			}
+		}
+		p.opts.Metrics.setFailing(failing)
+		slices.SortFunc(ready, func(a, b *pollState) int {
+			if a.refresh != b.refresh {
+				if a.refresh {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Or(a.due.Compare(b.due), strings.Compare(a.repo.URL, b.repo.URL), strings.Compare(a.repo.Branch, b.repo.Branch), strings.Compare(a.repo.Path, b.repo.Path))
+		})
+		for _, st := range ready {
+			if running >= p.opts.Concurrency {
+				break
+			}
+			st.inFlight, st.refresh = true, false
+			running++
+			wg.Add(1)
+			go p.poll(ctx, &wg, done, *st)
+		}
+
+		// Sleep until the next repository is due. Ready ones still waiting for a slot are
+		// started when a sync finishes and wakes us through done.
+		var timer <-chan time.Time
+		var next time.Time
+		for _, st := range states {
+			if !st.inFlight && st.due.After(now) && (next.IsZero() || st.due.Before(next)) {
+				next = st.due
+			}
+		}
+		if !next.IsZero() {
+			timer = p.opts.After(next.Sub(now))
+		}
+		select {
+		case <-ctx.Done():
+			log.V(1).Info("poller stopping", "inFlight", running)
+			return nil
+		case <-p.wake:
+		case <-timer:
+		case res := <-done:
+			running--
+			st := states[res.repo]
+			if st == nil {
+				continue // removed from the config meanwhile
+			}
+			st.inFlight, st.due = false, res.due
+			if res.failed {
+				st.failures++
+			} else {
+				st.failures, st.lastCommit = 0, res.commit
+			}
+		}
+	}
+}
+
+// poll syncs one repository, reports the outcome to the callbacks and then to Run.
+func (p *Poller) poll(ctx context.Context, wg *sync.WaitGroup, done chan<- pollResult, st pollState) {
+	defer wg.Done()
+	sctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	rev, _, err := p.syncer.Sync(sctx, st.repo)
+	cancel()
+	finished := p.opts.Now()
+
+	res := pollResult{repo: st.repo}
+	switch {
+	case ctx.Err() != nil:
+		// Shutting down: not a failure of the repository.
+		res.due, res.failed, res.commit = finished, err != nil, st.lastCommit
+	case err != nil:
+		failures := st.failures + 1
+		wait := backoff(failures, p.opts.MinBackoff, p.opts.MaxBackoff)
+		res.due, res.failed = finished.Add(wait), true
+		p.onError(st.repo, &PollError{Repository: redactURL(st.repo.URL), Failures: failures, RetryIn: wait, Err: err})
+	default:
+		res.due, res.commit = finished.Add(p.jittered()), rev.Commit
+		if rev.Commit != st.lastCommit {
+			p.onChange(ctx, st.repo, rev)
+		}
+	}
+	select {
+	case done <- res:
+	case <-ctx.Done():
+	}
+}
+
+// jittered is the interval spread by ±Jitter. Called from poll goroutines, so it locks.
+func (p *Poller) jittered() time.Duration {
+	if p.opts.Jitter == 0 {
+		return p.opts.Interval
+	}
+	var r float64
+	if p.opts.Rand != nil {
+		p.mu.Lock()
+		r = p.opts.Rand.Float64()
+		p.mu.Unlock()
+	} else {
+		r = rand.Float64()
+	}
+	return jitter(p.opts.Interval, p.opts.Jitter, r)
+}
+
+// jitter spreads d by ±frac, r in [0, 1) choosing where.
+func jitter(d time.Duration, frac, r float64) time.Duration {
+	return time.Duration(float64(d) * (1 + frac*(2*r-1)))
+}
+
+// backoff is the wait after the n-th consecutive failure: lo, 2lo, 4lo … capped at hi.
+func backoff(n int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	return min(d, hi)
+}
+
+// normalizeURL gives the spellings of one repository's URL one form, "host/path" in lower
+// case without user, port, scheme or ".git", so that a webhook's clone URL finds the
+// configured repository. Local paths are only cleaned.
+func normalizeURL(raw string) string {
+	s := strings.TrimSpace(raw)
+	var host, p string
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return s
+		}
+		if u.Scheme == "file" {
+			return strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/.git")
+		}
+		host, p = u.Hostname(), u.Path
+	} else if colon, slash := strings.IndexByte(s, ':'), strings.IndexByte(s, '/'); colon > 0 && (slash < 0 || colon < slash) {
+		host, p = s[:colon], s[colon+1:]
+		if at := strings.LastIndexByte(host, '@'); at >= 0 {
+			host = host[at+1:]
+		}
+	} else {
+		return strings.TrimRight(s, "/")
+	}
+	p = strings.TrimSuffix(strings.Trim(p, "/"), ".git")
+	return strings.ToLower(host + "/" + strings.Trim(p, "/"))
+}
