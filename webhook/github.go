@@ -33,6 +33,10 @@ type GitHubOptions struct {
 	// CommitStatuses also sets a commit status "flyt/{environment}/{app}" per state change,
 	// for repositories whose branch protection requires status checks.
 	CommitStatuses bool
+	// Hosts are the repository hosts this API serves; deploys from repositories elsewhere
+	// (another Git host, a local path) are not reported. Default: github.com for
+	// DefaultGitHubAPIURL, otherwise the host of APIURL (GitHub Enterprise Server).
+	Hosts []string
 	// Retry bounds retrying each call.
 	Retry RetryOptions
 	// Metrics counts calls in flyt_github_requests_total.
@@ -47,6 +51,7 @@ type GitHub struct {
 	token          TokenSource
 	externalURL    string
 	commitStatuses bool
+	hosts          map[string]bool
 	client         *retryablehttp.Client
 	retry          RetryOptions
 	metrics        *Metrics
@@ -73,7 +78,22 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 		opts.Metrics = mustUnregisteredMetrics()
 	}
 	opts.Retry = opts.Retry.withDefaults()
+	if len(opts.Hosts) == 0 {
+		u, err := url.Parse(opts.APIURL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("new GitHub client: API URL %q has no host", opts.APIURL)
+		}
+		opts.Hosts = []string{u.Hostname()}
+		if strings.EqualFold(u.Hostname(), "api.github.com") {
+			opts.Hosts = []string{"github.com"}
+		}
+	}
+	hosts := make(map[string]bool, len(opts.Hosts))
+	for _, h := range opts.Hosts {
+		hosts[strings.ToLower(h)] = true
+	}
 	return &GitHub{
+		hosts:          hosts,
 		apiURL:         strings.TrimRight(opts.APIURL, "/"),
 		token:          opts.Token,
 		externalURL:    strings.TrimRight(opts.ExternalURL, "/"),
@@ -82,6 +102,13 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 		retry:          opts.Retry,
 		metrics:        opts.Metrics,
 	}, nil
+}
+
+// Handles reports whether repository lives on this GitHub, so that its deploys are reported
+// here. Deploys from other Git hosts are simply not reported.
+func (g *GitHub) Handles(repository string) bool {
+	host, _, ok := splitRepoURL(repository)
+	return ok && g.hosts[strings.ToLower(host)]
 }
 
 // LogURL is flyt's page for a deploy, linked from every status.

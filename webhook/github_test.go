@@ -130,6 +130,7 @@ func newTestGitHub(t *testing.T, api *fakeGitHub, m *Metrics, mutate ...func(*Gi
 		Token:          tokenFile(t),
 		ExternalURL:    "https://flyt.example/",
 		CommitStatuses: true,
+		Hosts:          []string{"github.com"},
 		Retry:          fastRetry(),
 		Metrics:        m,
 	}
@@ -580,4 +581,54 @@ func startReporter(t *testing.T, r *Reporter) {
 		cancel()
 		<-done
 	})
+}
+
+func TestGitHubHandles(t *testing.T) {
+	tests := []struct {
+		apiURL string
+		hosts  []string
+		repo   string
+		want   bool
+	}{
+		{apiURL: "", repo: "git@github.com:Codertocat/Hello-World.git", want: true},
+		{apiURL: "https://api.github.com", repo: "https://GitHub.com/Codertocat/Hello-World", want: true},
+		{apiURL: "", repo: "https://gitlab.example/team/app.git", want: false},
+		{apiURL: "", repo: "/srv/git/app", want: false},
+		{apiURL: "https://ghe.example/api/v3", repo: "ssh://git@ghe.example/team/app.git", want: true},
+		{apiURL: "https://ghe.example/api/v3", repo: "https://github.com/team/app.git", want: false},
+		{apiURL: "http://127.0.0.1:1234", hosts: []string{"github.com"}, repo: "https://github.com/team/app", want: true},
+	}
+	for _, tt := range tests {
+		g, err := NewGitHub(GitHubOptions{APIURL: tt.apiURL, Hosts: tt.hosts, Token: StaticToken("unused"), ExternalURL: "https://flyt.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := g.Handles(tt.repo); got != tt.want {
+			t.Errorf("API %q: Handles(%q) = %v, want %v", tt.apiURL, tt.repo, got, tt.want)
+		}
+	}
+}
+
+func TestReporterSkipsRepositoriesElsewhere(t *testing.T) {
+	api := newFakeGitHub(t)
+	gaveUp := make(chan error, 1)
+	r := NewReporter(ReporterOptions{
+		GitHub:   newTestGitHub(t, api, nil),
+		Log:      discardLogger(),
+		OnGiveUp: func(_ DeployEvent, err error) { gaveUp <- err },
+	})
+	startReporter(t, r)
+	elsewhere := testEvent(StateQueued)
+	elsewhere.Repository = "https://gitlab.example/team/app.git"
+	r.Report(elsewhere)
+	r.Report(testEvent(StateQueued))
+	// The GitHub repository's deploy is the first call GitHub sees.
+	if c := api.wait(t, 1)[0]; c.Path != "/repos/Codertocat/Hello-World/deployments" {
+		t.Errorf("first call %s %s, want the Hello-World deployment", c.Method, c.Path)
+	}
+	select {
+	case err := <-gaveUp:
+		t.Errorf("gave up: %v", err)
+	default:
+	}
 }

@@ -148,7 +148,7 @@ func (r *Reporter) process(ctx context.Context, ev DeployEvent) {
 	if ctx.Err() != nil {
 		return
 	}
-	if r.github != nil {
+	if r.github != nil && r.github.Handles(ev.Repository) {
 		if err := r.reportGitHub(ctx, ev); err != nil {
 			r.giveUp(ctx, ev, err)
 		}
