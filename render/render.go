@@ -149,7 +149,7 @@ func (r *renderer) variables(in Vars) map[string]any {
 		"cluster": r.env.Cluster, "team": r.env.Team, "app": r.app.Name, "repo": in.Repo,
 	}
 	if pattern := cmp.Or(r.repo.Image, r.env.Image); pattern != "" {
-		t, err := parseTemplate("image pattern", pattern)
+		t, err := r.repo.imageTemplate(pattern)
 		if err != nil {
 			r.addErr(err)
 		} else if img, warns, err := t.exec(templateContext(vars).(map[string]any)); err != nil {
@@ -161,17 +161,13 @@ func (r *renderer) variables(in Vars) map[string]any {
 	}
 	var merged any = vars
 	for _, f := range slices.Concat(r.app.Vars, r.appEnv.Vars) {
-		docs, err := parseDocuments(f, r.repo.files[f], false)
-		if err != nil {
-			r.addErr(err)
+		vf := r.repo.varsDocs[f]
+		if vf.err != nil {
+			r.addErr(vf.err)
 			continue
 		}
-		for _, d := range docs {
-			if _, ok := d.value.(map[string]any); !ok {
-				r.errs = append(r.errs, &Error{File: f, Line: d.node.Line, Column: d.node.Column, Msg: "a vars file holds a map of names to values"})
-				continue
-			}
-			merged = merge(merged, d.value)
+		for _, m := range vf.values {
+			merged = merge(merged, m)
 		}
 	}
 	if r.appEnv.Values != nil {
@@ -615,21 +611,6 @@ func (r *renderer) finish() (*Result, error) {
 	res.Digest = "sha256:" + hex.EncodeToString(sum[:])
 	res.Images = images(res.Objects)
 	return res, nil
-}
-
-// Canonical is the form the digest is taken over: each object as compact JSON with sorted keys,
-// one per line, in the order given.
-func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
-	var b bytes.Buffer
-	for _, o := range objs {
-		j, err := json.Marshal(o.Object)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
-		}
-		b.Write(j)
-		b.WriteByte('\n')
-	}
-	return b.Bytes(), nil
 }
 
 // YAML writes objects as a YAML stream ("---" between documents), keys sorted.

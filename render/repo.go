@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // RepoConfigFile is the repo config at the root of a team repository (or of its Path).
@@ -27,7 +28,36 @@ type Repo struct {
 	Config string
 
 	files     map[string]string    // path → contents, for every file any app uses
-	templates map[string]*template // parsed lazily by Render, guarded by parsing up front
+	templates map[string]*template // every file parsed as a template, by LoadRepo
+	// varsDocs caches vars files decoded (they are not templates), or the error decoding them.
+	varsDocs map[string]varsFile
+	// images caches parsed image patterns; Render may run concurrently, hence the lock.
+	imagesMu sync.Mutex
+	images   map[string]*template
+}
+
+// varsFile is a decoded vars file.
+type varsFile struct {
+	values []map[string]any
+	err    error
+}
+
+// imageTemplate returns pattern parsed, parsing each pattern once.
+func (r *Repo) imageTemplate(pattern string) (*template, error) {
+	r.imagesMu.Lock()
+	defer r.imagesMu.Unlock()
+	if t, ok := r.images[pattern]; ok {
+		return t, nil
+	}
+	t, err := parseTemplate("image pattern", pattern)
+	if err != nil {
+		return nil, err
+	}
+	if r.images == nil {
+		r.images = map[string]*template{}
+	}
+	r.images[pattern] = t
+	return t, nil
 }
 
 // App is one application of a repository and the files it is made of.
@@ -171,6 +201,30 @@ func (r *Repo) readFiles(fsys fs.FS, dir string) error {
 // parseAll parses every file as a template once, so that Render only executes them.
 func (r *Repo) parseAll() error {
 	r.templates = make(map[string]*template, len(r.files))
+	r.varsDocs = map[string]varsFile{}
+	for _, a := range r.Apps {
+		vfs := slices.Clone(a.Vars)
+		for _, e := range a.Environments {
+			vfs = append(vfs, e.Vars...)
+		}
+		for _, p := range vfs {
+			if _, ok := r.varsDocs[p]; ok {
+				continue
+			}
+			var vf varsFile
+			docs, err := parseDocuments(p, r.files[p], false)
+			vf.err = err
+			for _, d := range docs {
+				m, ok := d.value.(map[string]any)
+				if !ok {
+					vf.err = &Error{File: p, Line: d.node.Line, Column: d.node.Column, Msg: "a vars file holds a map of names to values"}
+					break
+				}
+				vf.values = append(vf.values, m)
+			}
+			r.varsDocs[p] = vf
+		}
+	}
 	var errs Errors
 	for _, p := range sortedKeys(r.files) {
 		t, err := parseTemplate(p, r.files[p])

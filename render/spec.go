@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -311,7 +312,19 @@ func suggestField(k string, names []string) string {
 	return ""
 }
 
+// fieldCache memoizes jsonFields per type; decoding is on every render's path.
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	f := buildJSONFields(t)
+	fieldCache.Store(t, f)
+	return f
+}
+
+func buildJSONFields(t reflect.Type) map[string]reflect.Type {
 	fields := make(map[string]reflect.Type, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)

@@ -1,0 +1,100 @@
+package render
+
+import (
+	"testing"
+	"testing/fstest"
+)
+
+// typicalApp is a templated Application as teams write them: probes, resources, env, an
+// ingress, access policy and an integration, with a vars file per environment.
+var typicalApp = fstest.MapFS{
+	".nais/nais.yaml": {Data: []byte(`apiVersion: nais.io/v1alpha1
+kind: Application
+metadata:
+  name: typical
+  labels:
+    team: team-a
+spec:
+  image: "{{image}}"
+  port: 8080
+  liveness:
+    path: /internal/isalive
+  readiness:
+    path: /internal/isready
+  prometheus:
+    enabled: true
+    path: /internal/metrics
+  replicas:
+    min: {{replicas.min}}
+    max: {{replicas.max}}
+  resources:
+    limits:
+      memory: 512Mi
+    requests:
+      cpu: 50m
+      memory: 256Mi
+  ingresses:
+  {{#each ingresses as |url|}}
+    - {{url}}
+  {{/each}}
+  env:
+    - name: TENANT
+      value: "{{tenant}}"
+  envFrom:
+    - secret: typical-secrets
+  azure:
+    application:
+      enabled: true
+  accessPolicy:
+    inbound:
+      rules:
+        - application: frontend
+    outbound:
+      rules:
+        - application: backend
+          namespace: team-b
+      external:
+        - host: api.example.com
+`)},
+	".nais/vars-dev.yaml": {Data: []byte(`replicas: {min: 2, max: 4}
+ingresses: [https://typical.intern.dev.example.no]
+tenant: dev.example.no
+`)},
+}
+
+// BenchmarkRender measures renders per second of a typical app, with the repository loaded
+// once (as sync does per revision). Run with -cpu 1; the target is ≥ 5,000 renders/s.
+func BenchmarkRender(b *testing.B) {
+	repo, err := LoadRepo(typicalApp, ".")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := Environment{Name: "dev", Cluster: "dev", Team: "team-a", Namespace: "team-a",
+		Ingresses: ingressDomains("intern.dev.example.no"), Integrations: []string{"azure"},
+		Image: "registry.example/{{team}}/{{app}}:{{commit}}"}
+	vars := Vars{Commit: "4f2a9c1e7b3d5a6f8e0c2b4d6f8a0c2e4b6d8f0a", Branch: "main"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(repo, "typical", &env, vars); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "renders/s")
+}
+
+// BenchmarkLoadAndRender includes reading and parsing the repository, as `flyt render` does.
+func BenchmarkLoadAndRender(b *testing.B) {
+	env := Environment{Name: "dev", Cluster: "dev", Team: "team-a", Namespace: "team-a",
+		Ingresses: ingressDomains("intern.dev.example.no"), Integrations: []string{"azure"},
+		Image: "registry.example/{{team}}/{{app}}:{{commit}}"}
+	b.ReportAllocs()
+	for b.Loop() {
+		repo, err := LoadRepo(typicalApp, ".")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Render(repo, "typical", &env, Vars{Commit: "abc"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
