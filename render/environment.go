@@ -2,7 +2,6 @@ package render
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/flyt-platform/flyt/environments"
 )
@@ -26,8 +25,8 @@ type Environment struct {
 	// Integrations the environment supports (azure, gcp, kafka …). Others warn, or fail under
 	// Strict.
 	Integrations []string
-	// RawKinds teams may ship beside Applications: "Kind" for the core group, "group/Kind"
-	// otherwise.
+	// RawKinds teams may ship beside Applications: "Kind" for the core group, "group/Kind" or
+	// "group/*" otherwise.
 	RawKinds []string
 	// Image is the default image pattern, itself a template over the built-in variables.
 	Image string
@@ -35,18 +34,11 @@ type Environment struct {
 	Strict bool
 }
 
-// NewEnvironment builds the render view of env for team: the team's namespace there (its own
-// entry, else the environment's pattern with {{team}} and {{env}}, else the team's name) and
-// the cluster name (default: the environment's name).
+// NewEnvironment builds the render view of env for team: the team's namespace there (as
+// environments.Environment.TeamNamespace says) and the cluster name (default: the
+// environment's name).
 func NewEnvironment(env *environments.Environment, team *environments.Team) Environment {
-	ns := team.Namespaces[env.Name]
-	if ns == "" {
-		ns = env.Namespace
-		if ns == "" {
-			ns = "{{team}}"
-		}
-		ns = strings.NewReplacer("{{team}}", team.Name, "{{env}}", env.Name, "{{ team }}", team.Name, "{{ env }}", env.Name).Replace(ns)
-	}
+	ns := env.TeamNamespace(team)
 	cluster := env.Cluster.Name
 	if cluster == "" {
 		cluster = env.Name
@@ -66,14 +58,11 @@ func NewEnvironment(env *environments.Environment, team *environments.Team) Envi
 
 // supports reports whether the environment runs the operators behind integration name.
 func (e *Environment) supports(name string) bool {
-	return slices.ContainsFunc(e.Integrations, func(s string) bool { return strings.EqualFold(s, name) })
+	return (&environments.Environment{Integrations: e.Integrations}).IntegrationSupported(name)
 }
 
 // allowsKind reports whether teams may ship raw objects of this group and kind.
+// The rules ("Kind", "group/Kind", "group/*") are the platform config's.
 func (e *Environment) allowsKind(group, kind string) bool {
-	want := kind
-	if group != "" {
-		want = group + "/" + kind
-	}
-	return slices.Contains(e.RawKinds, want)
+	return (&environments.Environment{RawKinds: e.RawKinds}).KindAllowed(group, kind)
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // RepoConfigFile is the repo config at the root of a team repository (or of its Path).
@@ -245,20 +247,17 @@ func (r *Repo) parseAll() error {
 }
 
 func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Repo, error) {
-	docs, err := parseDocuments(file, data, false)
+	doc, err := yamlpos.Parse(file, []byte(data))
 	if err != nil {
-		return nil, err
-	}
-	if len(docs) != 1 {
-		return nil, &Error{File: file, Msg: "want exactly one YAML document with apps: [...]"}
+		return nil, fromYAMLPos(err)
 	}
 	var cfg repoConfig
-	pos := func(p []string, key bool) (string, int, int) {
-		n := nodeAt(docs[0].node, p, key)
-		return file, n.Line, n.Column
+	if err := doc.Decode(&cfg); err != nil {
+		return nil, fromYAMLPos(err)
 	}
-	if errs := decodeStrict(docs[0].value, &cfg, pos); len(errs) > 0 {
-		return nil, errs
+	pos := func(p []string, _ bool) (string, int, int) {
+		line, col := doc.Position(joinPath(p))
+		return file, line, col
 	}
 	repo := &Repo{Strict: cfg.Strict, Image: cfg.Image, Config: file, files: map[string]string{}}
 	var errs Errors
@@ -322,6 +321,20 @@ func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Re
 		return nil, err
 	}
 	return repo, nil
+}
+
+// fromYAMLPos turns the positioned problems of internal/yamlpos into this package's Errors,
+// so callers classify every spec problem with one type.
+func fromYAMLPos(err error) error {
+	ps := yamlpos.Errors(err)
+	if len(ps) == 0 {
+		return err
+	}
+	out := make(Errors, len(ps))
+	for i, p := range ps {
+		out[i] = &Error{File: p.File, Line: p.Line, Column: p.Column, Path: p.Path, Msg: p.Msg, Err: p}
+	}
+	return out
 }
 
 // listDir returns the set of repository-relative paths of regular files under dir.
