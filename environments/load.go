@@ -49,12 +49,18 @@ func Parse(file string, data []byte) (*Platform, error) {
 		return nil, err
 	}
 	var p Platform
-	if err := doc.Decode(&p); err != nil {
-		return nil, err
-	}
+	decodeErrs := yamlpos.Errors(doc.Decode(&p))
+	// Validate what did decode too, so every problem is reported at once; a field that failed to
+	// decode is not also reported as missing or wrong.
 	v := &validator{doc: doc, p: &p}
 	v.validate()
-	if err := v.errs.Err(); err != nil {
+	all := yamlpos.ErrorList(decodeErrs)
+	for _, e := range v.errs {
+		if !slices.ContainsFunc(decodeErrs, func(d *yamlpos.Error) bool { return overlaps(d.Path, e.Path) }) {
+			all = append(all, e)
+		}
+	}
+	if err := all.Err(); err != nil {
 		return nil, err
 	}
 	p.setDefaults(filepath.Dir(file))
@@ -138,6 +144,15 @@ func (p *Platform) setDefaults(dir string) {
 			}
 		}
 	}
+}
+
+// overlaps reports whether one field path is the other or lies inside it.
+func overlaps(a, b string) bool {
+	inside := func(child, parent string) bool {
+		return child == parent || parent == "" ||
+			strings.HasPrefix(child, parent) && (child[len(parent)] == '.' || child[len(parent)] == '[')
+	}
+	return inside(a, b) || inside(b, a)
 }
 
 func resolvePath(dir, p string) string {

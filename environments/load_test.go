@@ -213,6 +213,16 @@ func TestValidation(t *testing.T) {
 			want: []string{`p.yaml:7:5: environments[1].promotefrom: unknown field "promotefrom"; did you mean "promoteFrom"?`},
 		},
 		{
+			name: "decode and validation problems together, once per field",
+			yaml: strings.Replace(strings.Replace(base, "cluster: {inCluster: true}", "cluster: [x]", 1), "promoteFrom: dev", "promoteFrom: qa\n    after:\n    timeout: soon", 1) + "server: {workers: many}\n",
+			want: []string{
+				`p.yaml:5:14: environments[0].cluster: expected a mapping, got a list`,
+				`p.yaml:7:18: environments[1].promoteFrom: "qa" is not an earlier environment; use one of: dev`,
+				`p.yaml:9:14: environments[1].timeout: invalid duration "soon": write it as "90s", "10m" or "1h30m"`,
+				`p.yaml:15:19: server.workers: expected an integer, got string "many"`,
+			},
+		},
+		{
 			name: "duplicate environment",
 			yaml: strings.Replace(base, "name: prod", "name: dev", 1),
 			want: []string{

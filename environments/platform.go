@@ -200,8 +200,12 @@ type Duration struct{ time.Duration }
 // MarshalJSON writes the duration as a Go duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// UnmarshalJSON reads a Go duration string such as "10m".
+// UnmarshalJSON reads a Go duration string such as "10m"; null (a key left empty) keeps the
+// default.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("a duration is a string such as \"10m\" or \"1h30m\"")

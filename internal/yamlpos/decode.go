@@ -28,7 +28,9 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// Decode strictly decodes the document into out; see [DecodeStrict].
+// Decode strictly decodes the document into out; see [DecodeStrict]. When it returns problems,
+// out still holds every value that decoded, with the fields in error left unset, so that
+// semantic validation can run on the rest.
 func (d *Document) Decode(out any) error {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -36,14 +38,13 @@ func (d *Document) Decode(out any) error {
 	}
 	c := &converter{file: d.file}
 	c.value(d.root, rv.Type().Elem(), "")
-	if err := c.errs.Err(); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(c.buf.Bytes(), out); err != nil {
+	// Decode what is good even when something is not, so a caller can go on to validate the
+	// rest and report every problem at once. Fields in error are left unset.
+	if err := json.Unmarshal(c.buf.Bytes(), out); err != nil && len(c.errs) == 0 {
 		// The walk checks everything encoding/json does, so this is a gap in it; still say where.
 		return d.jsonError(err)
 	}
-	return nil
+	return c.errs.Err()
 }
 
 // JSON converts the document to JSON without a target type.
@@ -113,26 +114,38 @@ func (c *converter) value(n *yaml.Node, t reflect.Type, path string) {
 		c.untyped(n, path)
 		return
 	}
-	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
+	// A scalar that fails writes null in its place, so the rest of the document still decodes.
+	start, nerr := c.buf.Len(), len(c.errs)
+	scalar := true
+	switch {
+	case reflect.PointerTo(t).Implements(jsonUnmarshalerType):
 		c.custom(n, t, path)
-		return
-	}
-	if t.Kind() != reflect.String && reflect.PointerTo(t).Implements(textUnmarshalerType) {
+	case t.Kind() != reflect.String && reflect.PointerTo(t).Implements(textUnmarshalerType):
 		c.text(n, t, path)
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
+	case t.Kind() == reflect.Struct:
+		scalar = false
 		c.object(n, t, path)
-	case reflect.Map:
+	case t.Kind() == reflect.Map:
+		scalar = false
 		c.mapping(n, t, path)
-	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 && t.Kind() == reflect.Slice {
-			// encoding/json reads []byte from a base64 string.
-			c.str(n, path, "a base64 string")
-			return
-		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		// encoding/json reads []byte from a base64 string.
+		c.str(n, path, "a base64 string")
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+		scalar = false
 		c.list(n, t, path)
+	default:
+		c.scalar(n, t, path)
+	}
+	if scalar && len(c.errs) > nerr {
+		c.buf.Truncate(start)
+		c.buf.WriteString("null")
+	}
+}
+
+// scalar writes a string, boolean or number for a target of that kind.
+func (c *converter) scalar(n *yaml.Node, t reflect.Type, path string) {
+	switch t.Kind() {
 	case reflect.String:
 		c.str(n, path, "a string")
 	case reflect.Bool:
@@ -278,7 +291,6 @@ func (c *converter) custom(n *yaml.Node, t reflect.Type, path string) {
 	c.nodes = sub.nodes
 	if len(sub.errs) > 0 {
 		c.errs = append(c.errs, sub.errs...)
-		c.buf.WriteString("null")
 		return
 	}
 	raw := sub.buf.Bytes()
@@ -408,6 +420,7 @@ func (c *converter) object(n *yaml.Node, t reflect.Type, path string) {
 			c.fail(k, fp, "%s", unknownField(k.Value, fields.names))
 			continue
 		}
+		mark, nerr, wasFirst := c.buf.Len(), len(c.errs), first
 		if !first {
 			c.buf.WriteByte(',')
 		}
@@ -415,6 +428,11 @@ func (c *converter) object(n *yaml.Node, t reflect.Type, path string) {
 		writeString(&c.buf, k.Value)
 		c.buf.WriteByte(':')
 		c.value(p.value, f, fp)
+		if len(c.errs) > nerr && bytes.HasSuffix(c.buf.Bytes(), []byte(":null")) {
+			// Leave a failed value out: encoding/json would hand null to an UnmarshalJSON.
+			c.buf.Truncate(mark)
+			first = wasFirst
+		}
 	}
 	c.buf.WriteByte('}')
 }
@@ -462,6 +480,7 @@ func (c *converter) mapping(n *yaml.Node, t reflect.Type, path string) {
 			c.fail(k, fp, "cannot decode keys into the Go type %s", kt)
 			continue
 		}
+		mark, nerr, wasFirst := c.buf.Len(), len(c.errs), first
 		if !first {
 			c.buf.WriteByte(',')
 		}
@@ -469,6 +488,11 @@ func (c *converter) mapping(n *yaml.Node, t reflect.Type, path string) {
 		writeString(&c.buf, k.Value)
 		c.buf.WriteByte(':')
 		c.value(p.value, t.Elem(), fp)
+		if len(c.errs) > nerr && bytes.HasSuffix(c.buf.Bytes(), []byte(":null")) {
+			// Leave a failed value out: encoding/json would hand null to an UnmarshalJSON.
+			c.buf.Truncate(mark)
+			first = wasFirst
+		}
 	}
 	c.buf.WriteByte('}')
 }

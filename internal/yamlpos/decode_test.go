@@ -353,3 +353,29 @@ func TestSelfReference(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeKeepsGoodFields(t *testing.T) {
+	var got app
+	err := DecodeStrict("app.yaml", []byte(`kind: Application
+metadata: {name: hello, labels: {a: b}}
+spec:
+  image: img
+  replicas: {min: two, max: 4}
+  timeout: soon
+  enabled: yes
+  ingresses: [{host: a}, {hots: b}, {host: c}]
+  typo: 1
+`), &got)
+	if n := len(Errors(err)); n != 5 {
+		t.Fatalf("want 5 problems, got %d: %v", n, err)
+	}
+	want := app{
+		typeMeta: typeMeta{Kind: "Application"},
+		Metadata: meta{Name: "hello", Labels: map[string]string{"a": "b"}},
+		Spec: spec{Image: "img", Replicas: &replicas{Max: 4},
+			Ingresses: []ingress{{Host: "a"}, {}, {Host: "c"}}},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(app{})); diff != "" {
+		t.Errorf("decoded despite errors (-want +got):\n%s", diff)
+	}
+}

@@ -47,7 +47,8 @@ func (d Doc) JSON() ([]byte, error) { return d.doc.JSON() }
 // the wrong type, duplicate keys and broken YAML, each with file, line, column and field path;
 // several problems come back together as an [ErrorList]. Values are converted like
 // sigs.k8s.io/yaml does: a YAML number or boolean given where a string is expected becomes
-// that string, written as in the source (version: 1.10 stays "1.10").
+// that string, written as in the source (version: 1.10 stays "1.10"). On problems, out still
+// holds the values that did decode.
 func DecodeStrict(file string, data []byte, out any) error {
 	d, err := Parse(file, data)
 	if err != nil {
