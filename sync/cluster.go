@@ -1,0 +1,82 @@
+package sync
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// FieldManager is the server-side apply field manager of every write flyt makes.
+const FieldManager = "flyt"
+
+// Labels and annotations flyt puts on every object it applies. The labels let flyt find its
+// objects again if the history store is lost; the annotations say which deploy wrote them and
+// let teams opt an object out of pruning.
+const (
+	LabelApp         = "flyt.dev/app"
+	LabelTeam        = "flyt.dev/team"
+	LabelEnvironment = "flyt.dev/environment"
+	AnnotationDeploy = "flyt.dev/deploy-id"
+	// AnnotationPrune set to PruneDisabled keeps an object in the cluster when a later revision
+	// no longer has it.
+	AnnotationPrune = "flyt.dev/prune"
+	PruneDisabled   = "disabled"
+)
+
+// Cluster is flyt's connection to one environment's Kubernetes API: one client, one resource
+// manager, shared by every deploy to that environment. An unreachable cluster only fails the
+// deploys of its own environment.
+type Cluster struct {
+	// Environment and Name identify the connection in history and logs.
+	Environment string
+	Name        string
+
+	client  client.Client
+	manager *ssa.ResourceManager
+}
+
+// NewCluster connects to the cluster behind cfg. Nothing is requested until the first deploy:
+// the REST mapper discovers API groups lazily.
+func NewCluster(environment, name string, cfg *rest.Config) (*Cluster, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "flyt"
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: build HTTP client: %w", name, err)
+	}
+	return newCluster(environment, name, cfg, httpClient)
+}
+
+func newCluster(environment, name string, cfg *rest.Config, httpClient *http.Client) (*Cluster, error) {
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: build REST mapper: %w", name, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: build client: %w", name, err)
+	}
+	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
+	m := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "flyt.dev"})
+	m.SetConcurrency(8)
+	return &Cluster{Environment: environment, Name: name, client: c, manager: m}, nil
+}
+
+// Client returns the cluster's client.
+func (c *Cluster) Client() client.Client { return c.client }
+
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	return s
+}()

@@ -1,0 +1,719 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/render"
+	"github.com/flyt-platform/flyt/sync/source"
+)
+
+// Key identifies one unit of work: an app in an environment. App names are unique across the
+// platform (as NAIS app names are unique in a cluster's team namespaces); a second repository
+// that declares an app already owned by another is refused.
+type Key struct {
+	App         string
+	Environment string
+}
+
+func (k Key) String() string { return k.App + "@" + k.Environment }
+
+// request is the newest thing asked of a key. A key queued many times keeps only its newest
+// request, so a burst of pushes becomes one deploy of the newest revision.
+type request struct {
+	commit      string
+	trigger     history.Trigger
+	triggeredBy string
+	reason      string
+	forced      bool
+	// redeploy deploys even when the render equals the last success (flyt deploy).
+	redeploy bool
+	// remove deletes the app from the environment: its repository no longer has it.
+	remove bool
+	queued time.Time
+}
+
+// appInfo is what the controller knows of an app from its repository's last successful load.
+type appInfo struct {
+	team string
+	repo environments.Repository
+	// head is the newest revision of the repository's branch.
+	head source.Revision
+}
+
+// Held is automatic work that waits for a deploy window, an unfreeze or an unsuspend.
+type Held struct {
+	Key     Key       `json:"key"`
+	Commit  string    `json:"commit"`
+	Trigger string    `json:"trigger"`
+	Reason  string    `json:"reason"`
+	Until   time.Time `json:"until,omitzero"`
+}
+
+// Options configure a Controller.
+type Options struct {
+	// Platform returns the current platform config; it is called for every piece of work, so
+	// a reloaded config takes effect at once.
+	Platform func() *environments.Platform
+	Store    history.Store
+	Cache    *source.Cache
+	// Cluster returns the connection of an environment.
+	Cluster func(env string) (*Cluster, error)
+	// Workers is how many keys deploy at once. Default 4.
+	Workers int
+	// ResyncInterval is how often every app is checked for drift. Default 10m; negative
+	// disables it.
+	ResyncInterval time.Duration
+	Metrics        *Metrics
+	Log            logr.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// PollInterval is how often readiness is polled during a deploy's wait. Default 1s.
+	PollInterval time.Duration
+	// OnDeploy, when set, is told about every state change of every deploy (for GitHub
+	// deployment statuses, notifications and the event stream). It must not block.
+	OnDeploy func(history.Deploy)
+}
+
+// Controller is flyt's reconcile loop: it turns repository changes, promotions, rollbacks and
+// resyncs into deploys, one key at a time, through a rate-limited work queue.
+type Controller struct {
+	opts     Options
+	deployer *Deployer
+	queue    workqueue.TypedRateLimitingInterface[Key]
+
+	// Guards the fields below.
+	mu       gosync.Mutex
+	pending  map[Key]*request
+	held     map[Key]Held
+	apps     map[string]*appInfo // by app name
+	repoApps map[string][]string // by repository URL: the apps of its last good load
+	frozen   map[string]string   // environment → reason
+	pushes   map[string]string   // repository URL → who pushed, until its change is seen
+}
+
+// NewController returns a controller; Run starts it.
+func NewController(opts Options) *Controller {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.ResyncInterval == 0 {
+		opts.ResyncInterval = 10 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedMaxOfRateLimiter(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[Key](750*time.Millisecond, 5*time.Minute),
+		),
+		workqueue.TypedRateLimitingQueueConfig[Key]{Name: "flyt"},
+	)
+	return &Controller{
+		opts:     opts,
+		deployer: &Deployer{Store: opts.Store, Metrics: opts.Metrics, Now: opts.Now, PollInterval: opts.PollInterval, OnDeploy: opts.OnDeploy},
+		queue:    q,
+		pending:  map[Key]*request{},
+		held:     map[Key]Held{},
+		apps:     map[string]*appInfo{},
+		repoApps: map[string][]string{},
+		frozen:   map[string]string{},
+		pushes:   map[string]string{},
+	}
+}
+
+// Run marks deploys a dead process left unfinished as inactive, starts the workers and the
+// resync loop, and blocks until ctx ends; in-flight deploys then finish (or are recorded
+// inactive) before it returns.
+func (c *Controller) Run(ctx context.Context) error {
+	if n, err := c.opts.Store.MarkInterrupted(ctx, c.opts.Now()); err != nil {
+		return fmt.Errorf("mark interrupted deploys: %w", err)
+	} else if n > 0 {
+		c.opts.Log.Info("marked deploys left unfinished as inactive", "count", n)
+	}
+	var wg gosync.WaitGroup
+	for range c.opts.Workers {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	if c.opts.ResyncInterval > 0 {
+		wg.Go(func() { c.resyncLoop(ctx) })
+	}
+	<-ctx.Done()
+	c.queue.ShutDownWithDrain()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(c.opts.ResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.ResyncAll()
+		}
+	}
+}
+
+// ResyncAll queues every known app in every environment for a drift check.
+func (c *Controller) ResyncAll() {
+	p := c.opts.Platform()
+	c.mu.Lock()
+	var keys []Key
+	for app := range c.apps {
+		for _, env := range p.Environments {
+			keys = append(keys, Key{app, env.Name})
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.queue.Add(k)
+	}
+}
+
+// Pushed tells the controller that a webhook announced a push by pusher to repoURL, so the
+// deploys the coming change starts are recorded with trigger push and who pushed.
+func (c *Controller) Pushed(repoURL, pusher string) {
+	c.mu.Lock()
+	c.pushes[normalizeURL(repoURL)] = pusher
+	c.mu.Unlock()
+}
+
+// RepositoryChanged is the poller's onChange: a repository's branch has a new head. It reads
+// the apps of the new revision and queues each of them in every environment fed by a branch.
+// An app that the repository no longer has is removed from those environments, but only when
+// the repository loaded successfully (an empty or broken repository removes nothing) and the
+// change does not remove more than half of the team's apps there (unless the platform allows
+// it).
+func (c *Controller) RepositoryChanged(ctx context.Context, repo environments.Repository, rev source.Revision) {
+	log := c.opts.Log.WithValues("repository", repo.URL, "commit", rev.Commit)
+	p := c.opts.Platform()
+	team, _ := p.TeamForRepository(repo.URL)
+	if team == nil {
+		log.Info("ignoring change of a repository no team owns")
+		return
+	}
+	fsys, err := c.opts.Cache.Checkout(ctx, repo, rev.Commit)
+	if err != nil {
+		log.Error(err, "read repository")
+		return
+	}
+	loaded, err := render.LoadRepo(fsys, ".", envNames(p)...)
+	if err != nil {
+		// The apps cannot be known, so nothing is removed; each app's deploy records the
+		// problem when it renders.
+		log.Error(err, "load repository")
+		c.queueKnownApps(p, repo, rev, team)
+		return
+	}
+	names := make([]string, 0, len(loaded.Apps))
+	for _, a := range loaded.Apps {
+		names = append(names, a.Name)
+	}
+
+	trigger, by := history.TriggerPoll, "flyt"
+	c.mu.Lock()
+	if pusher, ok := c.pushes[normalizeURL(repo.URL)]; ok {
+		trigger, by = history.TriggerPush, pusher
+		delete(c.pushes, normalizeURL(repo.URL))
+	}
+	previous, known := c.repoApps[repo.URL]
+	var accepted []string
+	for _, name := range names {
+		if a, ok := c.apps[name]; ok && a.repo.URL != repo.URL {
+			log.Error(errors.New("duplicate app name"), "app is already deployed from another repository; app names are unique on the platform", "app", name, "owner", a.repo.URL)
+			continue
+		}
+		c.apps[name] = &appInfo{team: team.Name, repo: repo, head: rev}
+		accepted = append(accepted, name)
+	}
+	c.repoApps[repo.URL] = accepted
+	c.mu.Unlock()
+	if !known {
+		previous = c.historyApps(ctx, repo.URL)
+	}
+	removed := without(previous, accepted)
+
+	for _, env := range p.Environments {
+		if env.Branch == "" {
+			continue
+		}
+		for _, name := range accepted {
+			c.enqueue(Key{name, env.Name}, &request{commit: rev.Commit, trigger: trigger, triggeredBy: by})
+		}
+		if len(removed) == 0 {
+			continue
+		}
+		if !p.Server.AllowMassPrune && 2*len(removed) > c.teamAppCount(ctx, team.Name, env.Name) {
+			for _, name := range removed {
+				c.hold(Key{name, env.Name}, Held{Commit: rev.Commit, Trigger: string(trigger),
+					Reason: fmt.Sprintf("revision %s removes %d of team %s's apps in %s; held for an operator (set server.allowMassPrune, or flyt deploy each app)", shortSHA(rev.Commit), len(removed), team.Name, env.Name)})
+			}
+			log.Info("holding mass removal of apps", "environment", env.Name, "apps", removed)
+			continue
+		}
+		for _, name := range removed {
+			c.enqueue(Key{name, env.Name}, &request{commit: rev.Commit, trigger: trigger, triggeredBy: by, remove: true})
+		}
+	}
+}
+
+// queueKnownApps queues the apps known from a repository's earlier revisions at rev, so their
+// deploys record why the new revision cannot be used.
+func (c *Controller) queueKnownApps(p *environments.Platform, repo environments.Repository, rev source.Revision, team *environments.Team) {
+	c.mu.Lock()
+	names := slices.Clone(c.repoApps[repo.URL])
+	for _, n := range names {
+		c.apps[n].head = rev
+	}
+	c.mu.Unlock()
+	for _, env := range p.Environments {
+		if env.Branch == "" {
+			continue
+		}
+		for _, n := range names {
+			c.enqueue(Key{n, env.Name}, &request{commit: rev.Commit, trigger: history.TriggerPoll, triggeredBy: "flyt"})
+		}
+	}
+}
+
+// historyApps returns the apps the history says were deployed from repoURL, for the first load
+// of a repository after a restart.
+func (c *Controller) historyApps(ctx context.Context, repoURL string) []string {
+	cur, err := c.opts.Store.Current(ctx, history.Filter{})
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, r := range cur {
+		if r.Latest != nil && r.Latest.Repository == repoURL && !slices.Contains(names, r.App) {
+			names = append(names, r.App)
+		}
+	}
+	return names
+}
+
+func (c *Controller) teamAppCount(ctx context.Context, team, env string) int {
+	cur, err := c.opts.Store.Current(ctx, history.Filter{Team: team, Environment: env})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range cur {
+		if r.LastSuccess != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Controller) enqueue(k Key, r *request) {
+	r.queued = c.opts.Now()
+	c.mu.Lock()
+	c.pending[k] = r
+	delete(c.held, k)
+	depth := len(c.pending)
+	c.mu.Unlock()
+	c.opts.Metrics.queue(depth, 0)
+	c.queue.Add(k)
+}
+
+func (c *Controller) hold(k Key, h Held) {
+	h.Key = k
+	c.mu.Lock()
+	c.held[k] = h
+	c.mu.Unlock()
+}
+
+// Held lists the automatic work waiting for a window, an unfreeze or an operator.
+func (c *Controller) Held() []Held {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Held, 0, len(c.held))
+	for _, h := range c.held {
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b Held) int { return strings.Compare(a.Key.String(), b.Key.String()) })
+	return out
+}
+
+// Freeze holds automatic deploys to env until Unfreeze.
+func (c *Controller) Freeze(env, reason string) {
+	c.mu.Lock()
+	c.frozen[env] = reason
+	c.mu.Unlock()
+}
+
+// Unfreeze lifts a freeze and releases the work it held.
+func (c *Controller) Unfreeze(env string) {
+	c.mu.Lock()
+	delete(c.frozen, env)
+	var release []Key
+	for k := range c.held {
+		if k.Environment == env {
+			release = append(release, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range release {
+		c.queue.Add(k)
+	}
+}
+
+// Frozen returns the frozen environments and why.
+func (c *Controller) Frozen() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]string, len(c.frozen))
+	for k, v := range c.frozen {
+		out[k] = v
+	}
+	return out
+}
+
+// Redeploy forces a deploy of the revision an app should run in env, even when nothing
+// changed (flyt deploy).
+func (c *Controller) Redeploy(app, env, by, reason string) error {
+	if c.appInfo(app) == nil {
+		return fmt.Errorf("redeploy %s to %s: %w", app, env, ErrUnknownApp)
+	}
+	c.enqueue(Key{app, env}, &request{trigger: history.TriggerManual, triggeredBy: by, reason: reason, redeploy: true, forced: true})
+	return nil
+}
+
+// ErrUnknownApp: no watched repository has an app of that name (yet).
+var ErrUnknownApp = errors.New("no watched repository has this app")
+
+func (c *Controller) appInfo(app string) *appInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a, ok := c.apps[app]; ok {
+		cp := *a
+		return &cp
+	}
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	k, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(k)
+	c.mu.Lock()
+	r := c.pending[k]
+	delete(c.pending, k)
+	depth := len(c.pending)
+	c.mu.Unlock()
+	var waited time.Duration
+	if r != nil {
+		waited = c.opts.Now().Sub(r.queued)
+	}
+	c.opts.Metrics.queue(depth, waited)
+
+	err := c.reconcile(ctx, k, r)
+	if err == nil {
+		c.queue.Forget(k)
+		return true
+	}
+	c.opts.Log.Error(err, "reconcile failed; retrying with backoff", "app", k.App, "environment", k.Environment)
+	// Put the request back unless a newer one arrived meanwhile.
+	if r != nil {
+		c.mu.Lock()
+		if _, newer := c.pending[k]; !newer {
+			c.pending[k] = r
+		}
+		c.mu.Unlock()
+	}
+	c.queue.AddRateLimited(k)
+	return true
+}
+
+// errRetry marks a reconcile error worth retrying with backoff (the platform failed).
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return e.err.Error() }
+func (e errRetry) Unwrap() error { return e.err }
+
+// reconcile brings one key to what it should run. It returns an error only when retrying
+// may help.
+func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
+	p := c.opts.Platform()
+	env := p.Environment(k.Environment)
+	app := c.appInfo(k.App)
+	if env == nil || app == nil {
+		return nil // config changed under the key; nothing to do
+	}
+	team := p.Team(app.team)
+	if team == nil {
+		return nil
+	}
+	log := c.opts.Log.WithValues("app", k.App, "team", app.team, "environment", k.Environment)
+	ctx = logr.NewContext(ctx, log)
+
+	last, err := c.opts.Store.LastSuccess(ctx, k.App, k.Environment)
+	if err != nil && !errors.Is(err, history.ErrNotFound) {
+		return fmt.Errorf("read last success: %w", err)
+	}
+
+	if r == nil {
+		r, err = c.implicitRequest(ctx, k, env, app, last)
+		if err != nil || r == nil {
+			return err
+		}
+	}
+	if r.trigger == history.TriggerAutoPromotion {
+		ok, err := c.autoPromote(ctx, k, env, r)
+		if err != nil || !ok {
+			return err
+		}
+	}
+	if r.redeploy && r.commit == "" {
+		r.commit = c.desiredCommit(ctx, k, env, app, last)
+		if r.commit == "" {
+			return nil
+		}
+	}
+
+	// Automatic work waits for windows, freezes and suspensions; people's requests
+	// (promotions and rollbacks were checked when asked; manual deploys are forced) do not.
+	if automatic(r.trigger) && !r.forced {
+		c.mu.Lock()
+		reason, frozen := c.frozen[k.Environment]
+		c.mu.Unlock()
+		if h := env.Hold(c.opts.Now(), frozen, reason); h != nil {
+			c.hold(k, Held{Commit: r.commit, Trigger: string(r.trigger), Reason: h.Error(), Until: h.Until})
+			c.mu.Lock()
+			if _, newer := c.pending[k]; !newer {
+				c.pending[k] = r
+			}
+			c.mu.Unlock()
+			if !h.Until.IsZero() {
+				c.queue.AddAfter(k, h.Until.Sub(c.opts.Now())+time.Second)
+			}
+			log.Info("holding deploy", "reason", h.Error())
+			return nil
+		}
+	}
+	c.mu.Lock()
+	delete(c.held, k)
+	c.mu.Unlock()
+
+	cluster, err := c.opts.Cluster(k.Environment)
+	if err != nil {
+		return errRetry{fmt.Errorf("connect to %s: %w", k.Environment, err)}
+	}
+	policy := Policy{Namespaces: []string{env.TeamNamespace(team)}, Timeout: env.Timeout.Duration}
+	target := Target{App: k.App, Team: app.team, Environment: k.Environment, Repository: app.repo.URL,
+		Trigger: r.trigger, TriggeredBy: r.triggeredBy, Reason: r.reason, Forced: r.forced}
+
+	if r.remove {
+		if last == nil {
+			return nil
+		}
+		target.Revision = source.Revision{Commit: r.commit}
+		_, err := c.deployer.Remove(ctx, cluster, target, last)
+		return retryable(err)
+	}
+
+	rev, res, renderErr := c.render(ctx, app, team, env, k.App, r.commit)
+	target.Revision = rev
+	if renderErr == nil && !r.redeploy && last != nil && last.Digest == res.Digest {
+		// Nothing new to deploy: only check for drift.
+		drifted, err := c.deployer.Drifted(ctx, cluster, res.Objects, target, last.ID, policy)
+		if err != nil {
+			return errRetry{fmt.Errorf("drift check: %w", err)}
+		}
+		if len(drifted) == 0 {
+			return nil
+		}
+		log.Info("live objects drifted; correcting", "objects", drifted)
+		target.Trigger, target.TriggeredBy = history.TriggerDrift, "flyt"
+		target.Reason = "drifted: " + strings.Join(drifted, ", ")
+	}
+	rec, err := c.deployer.Deploy(ctx, cluster, target, res, renderErr, policy)
+	if rec != nil {
+		c.opts.Metrics.setCurrent(k.App, app.team, k.Environment, string(rec.State))
+	}
+	if err == nil {
+		c.queueDownstream(p, k, rev.Commit)
+	}
+	return retryable(err)
+}
+
+// retryable keeps errors worth a retry (the platform failed) and drops failures (the spec or
+// workload is bad; a new revision is needed).
+func retryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch StateOf(err) {
+	case history.StateError:
+		return errRetry{err}
+	}
+	return nil
+}
+
+func automatic(t history.Trigger) bool {
+	switch t {
+	case history.TriggerPush, history.TriggerPoll, history.TriggerAutoPromotion, history.TriggerDrift:
+		return true
+	}
+	return false
+}
+
+// implicitRequest decides what a key with no explicit request (a resync, a released hold)
+// should do: deploy what it should run, which often turns out to be nothing.
+func (c *Controller) implicitRequest(ctx context.Context, k Key, env *environments.Environment, app *appInfo, last *history.DeployDetail) (*request, error) {
+	c.mu.Lock()
+	h, wasHeld := c.held[k]
+	c.mu.Unlock()
+	if wasHeld && h.Commit != "" {
+		return &request{commit: h.Commit, trigger: history.Trigger(h.Trigger), triggeredBy: "flyt"}, nil
+	}
+	commit := c.desiredCommit(ctx, k, env, app, last)
+	if commit == "" {
+		return nil, nil
+	}
+	return &request{commit: commit, trigger: history.TriggerDrift, triggeredBy: "flyt"}, nil
+}
+
+// desiredCommit is what an environment should run for an app: the branch head for a
+// branch-fed environment, the newest desired revision for a promoted one.
+func (c *Controller) desiredCommit(ctx context.Context, k Key, env *environments.Environment, app *appInfo, last *history.DeployDetail) string {
+	if env.PromoteFrom == "" {
+		return app.head.Commit
+	}
+	d, err := c.opts.Store.Desired(ctx, k.App, k.Environment)
+	if err == nil {
+		return d.Commit
+	}
+	if last != nil {
+		return last.Commit
+	}
+	return ""
+}
+
+// render reads the app's repository at commit and renders it for env.
+func (c *Controller) render(ctx context.Context, app *appInfo, team *environments.Team, env *environments.Environment, name, commit string) (source.Revision, *render.Result, error) {
+	rev, err := c.opts.Cache.Revision(ctx, app.repo, commit)
+	if err != nil {
+		rev = source.Revision{Commit: commit}
+		return rev, nil, &deployError{history.StateError, "fetch", err}
+	}
+	if commit == app.head.Commit {
+		rev.Branch = app.head.Branch
+	}
+	fsys, err := c.opts.Cache.Checkout(ctx, app.repo, commit)
+	if err != nil {
+		return rev, nil, &deployError{history.StateError, "fetch", err}
+	}
+	p := c.opts.Platform()
+	repo, err := render.LoadRepo(fsys, ".", envNames(p)...)
+	if err != nil {
+		return rev, nil, err
+	}
+	renv := render.NewEnvironment(env, team)
+	res, err := render.Render(repo, name, &renv, render.Vars{Commit: commit, Branch: rev.Branch, Repo: app.repo.URL})
+	return rev, res, err
+}
+
+// queueDownstream queues an automatic promotion check in every environment promoted from k's
+// environment with auto set.
+func (c *Controller) queueDownstream(p *environments.Platform, k Key, commit string) {
+	for _, env := range p.Downstream(k.Environment) {
+		if env.Auto {
+			c.enqueue(Key{k.App, env.Name}, &request{commit: commit, trigger: history.TriggerAutoPromotion, triggeredBy: "flyt"})
+		}
+	}
+}
+
+// autoPromote decides whether an automatic promotion may go now. When the soak or a window
+// is all that stands in the way, the key comes back when it has passed.
+func (c *Controller) autoPromote(ctx context.Context, k Key, env *environments.Environment, r *request) (bool, error) {
+	src, err := c.sourceState(ctx, k.App, env, r.commit)
+	if err != nil {
+		return false, errRetry{err}
+	}
+	ok, retryAt := environments.ShouldAutoPromote(c.opts.Now(), env, src)
+	if !ok {
+		if !retryAt.IsZero() {
+			c.mu.Lock()
+			if _, newer := c.pending[k]; !newer {
+				c.pending[k] = r
+			}
+			c.mu.Unlock()
+			c.queue.AddAfter(k, retryAt.Sub(c.opts.Now())+time.Second)
+		}
+		return false, nil
+	}
+	if _, err := c.opts.Store.AppendDesired(ctx, history.DesiredRevision{App: k.App, Environment: k.Environment, Commit: r.commit,
+		Trigger: history.TriggerAutoPromotion, By: "flyt", Time: c.opts.Now()}); err != nil {
+		return false, errRetry{fmt.Errorf("record desired revision: %w", err)}
+	}
+	return true, nil
+}
+
+// sourceState reads what promotion policy needs about commit from the history store.
+func (c *Controller) sourceState(ctx context.Context, app string, target *environments.Environment, commit string) (environments.SourceState, error) {
+	s := environments.SourceState{Revision: commit}
+	if target.PromoteFrom == "" {
+		return s, nil
+	}
+	first, err := c.opts.Store.FirstSuccess(ctx, app, target.PromoteFrom, commit)
+	switch {
+	case err == nil:
+		s.Succeeded, s.FirstSucceededAt = true, first.FinishedAt
+	case !errors.Is(err, history.ErrNotFound):
+		return s, fmt.Errorf("read first success: %w", err)
+	}
+	if last, err := c.opts.Store.LastSuccess(ctx, app, target.PromoteFrom); err == nil {
+		s.Current = last.Commit == commit
+	}
+	if d, err := c.opts.Store.Desired(ctx, app, target.Name); err == nil {
+		s.TargetRevision = d.Commit
+	}
+	c.mu.Lock()
+	s.FreezeReason, s.Frozen = c.frozen[target.Name]
+	c.mu.Unlock()
+	return s, nil
+}
+
+func envNames(p *environments.Platform) []string {
+	names := make([]string, len(p.Environments))
+	for i, e := range p.Environments {
+		names[i] = e.Name
+	}
+	return names
+}
+
+func without(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// normalizeURL makes the spellings of one repository URL compare equal.
+func normalizeURL(u string) string {
+	u = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(u), "/"))
+	return strings.TrimSuffix(u, ".git")
+}

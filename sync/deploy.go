@@ -1,0 +1,507 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/normalize"
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/render"
+	"github.com/flyt-platform/flyt/sync/source"
+)
+
+// Target says what one deploy brings where: an app of a team, at a revision of its
+// repository, into an environment, and why.
+type Target struct {
+	App         string
+	Team        string
+	Environment string
+	Repository  string
+	Revision    source.Revision
+	Trigger     history.Trigger
+	TriggeredBy string
+	Reason      string
+	Forced      bool
+}
+
+// Policy is what the environment allows a deploy: the namespaces the team may write to, whether
+// to prune, and how long to wait for readiness.
+type Policy struct {
+	// Namespaces the team owns in the environment. Objects elsewhere are refused, whatever the
+	// render said (a second line of defence behind render's own check).
+	Namespaces []string
+	// Timeout bounds the wait for readiness. Default 10m.
+	Timeout time.Duration
+	// NoPrune keeps objects that the new revision lacks.
+	NoPrune bool
+}
+
+// Deployer carries out deploys: apply, prune, wait, and record every step in the history store.
+type Deployer struct {
+	Store   history.Store
+	Metrics *Metrics
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// PollInterval is how often readiness is checked while waiting. Default 1s.
+	PollInterval time.Duration
+	// OnDeploy, when set, is told about each state change of each deploy. It must not block.
+	OnDeploy func(history.Deploy)
+}
+
+// notify tells OnDeploy about a state change of rec.
+func (d *Deployer) notify(rec history.Deploy, state history.State, msg string) {
+	if d.OnDeploy == nil {
+		return
+	}
+	rec.State, rec.Message = state, msg
+	if state.Terminal() {
+		rec.FinishedAt = d.now()
+	}
+	d.OnDeploy(rec)
+}
+
+func (d *Deployer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// deployError is a deploy that ended badly, with the state it ended in.
+type deployError struct {
+	state history.State
+	step  string
+	err   error
+}
+
+func (e *deployError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *deployError) Unwrap() error { return e.err }
+
+// StateOf returns the history state a deploy error stands for: failure for bad specs and
+// workloads, error for platform trouble.
+func StateOf(err error) history.State {
+	var de *deployError
+	if errors.As(err, &de) {
+		return de.state
+	}
+	return history.StateError
+}
+
+// Deploy runs one deploy of t to cluster with the objects res rendered (or records the render
+// error renderErr) and returns the deploy record as it ended. The returned error is non-nil
+// when the deploy did not succeed; StateOf tells failure (retrying will not help) from error
+// (the platform failed; retry with backoff).
+//
+// Nothing is pruned unless the render succeeded and every object applied.
+func (d *Deployer) Deploy(ctx context.Context, cluster *Cluster, t Target, res *render.Result, renderErr error, p Policy) (*history.Deploy, error) {
+	rec := &history.Deploy{
+		App: t.App, Team: t.Team, Environment: t.Environment, Cluster: cluster.Name,
+		Repository: t.Repository, Commit: t.Revision.Commit, CommitAuthor: t.Revision.Author,
+		CommitTime: t.Revision.Time, CommitMessage: firstLine(t.Revision.Message),
+		Trigger: t.Trigger, TriggeredBy: t.TriggeredBy, Reason: t.Reason, Forced: t.Forced,
+		StartedAt: d.now(),
+	}
+	if res != nil {
+		rec.Images, rec.Digest, rec.Warnings = res.Images, res.Digest, warningStrings(res.Warnings)
+	}
+	id, err := d.Store.CreateDeploy(ctx, rec)
+	if err != nil {
+		return nil, fmt.Errorf("record deploy of %s to %s: %w", t.App, t.Environment, err)
+	}
+	log := logr.FromContextOrDiscard(ctx).WithValues("deploy", id, "app", t.App, "team", t.Team, "environment", t.Environment)
+	ctx = logr.NewContext(ctx, log)
+	start := d.now()
+	d.notify(*rec, history.StateQueued, "")
+	if _, err := d.Store.AppendStatus(ctx, id, history.Status{State: history.StateInProgress, Step: "render", Message: "rendered " + shortSHA(t.Revision.Commit), Time: d.now()}); err != nil {
+		return nil, fmt.Errorf("record deploy %d in progress: %w", id, err)
+	}
+	d.notify(*rec, history.StateInProgress, "")
+
+	runErr := d.run(ctx, cluster, id, t, res, renderErr, p)
+
+	state, msg := history.StateSuccess, "deployed "+shortSHA(t.Revision.Commit)
+	if runErr != nil {
+		state, msg = StateOf(runErr), runErr.Error()
+	}
+	// The final status must be written even when ctx was cancelled mid-deploy.
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	step := "done"
+	var de *deployError
+	if errors.As(runErr, &de) {
+		step = de.step
+	}
+	if _, err := d.Store.AppendStatus(final, id, history.Status{State: state, Step: step, Message: msg, Time: d.now()}); err != nil {
+		return nil, errors.Join(runErr, fmt.Errorf("record final state of deploy %d: %w", id, err))
+	}
+	d.Metrics.observeDeploy(t.Environment, string(state), string(t.Trigger), d.now().Sub(start))
+	log.Info("deploy finished", "state", state, "message", msg, "commit", t.Revision.Commit)
+	d.notify(*rec, state, msg)
+	rec.ID, rec.State, rec.Message = id, state, msg
+	return rec, runErr
+}
+
+func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target, res *render.Result, renderErr error, p Policy) error {
+	if renderErr != nil {
+		var de *deployError
+		if errors.As(renderErr, &de) {
+			return de
+		}
+		return &deployError{history.StateFailure, "render", renderErr}
+	}
+	if err := d.status(ctx, id, "apply", fmt.Sprintf("applying %d objects of %s", len(res.Objects), shortSHA(t.Revision.Commit))); err != nil {
+		return err
+	}
+	objs, err := prepare(res.Objects, t, id, p)
+	if err != nil {
+		return &deployError{history.StateFailure, "apply", err}
+	}
+	// The inventory is read before anything is written, so the prune below compares against
+	// the last success before this deploy.
+	prev, err := d.Store.LastSuccess(ctx, t.App, t.Environment)
+	if err != nil && !errors.Is(err, history.ErrNotFound) {
+		return &deployError{history.StateError, "apply", fmt.Errorf("read inventory: %w", err)}
+	}
+
+	applyStart := d.now()
+	cs, err := cluster.manager.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions())
+	d.Metrics.observeStep("apply", d.now().Sub(applyStart))
+	if cs != nil {
+		if rerr := d.Store.RecordObjects(ctx, id, changeSetObjects(cs)); rerr != nil {
+			return &deployError{history.StateError, "apply", fmt.Errorf("record applied objects: %w", rerr)}
+		}
+	}
+	if err != nil {
+		return &deployError{classify(err), "apply", err}
+	}
+	if err := d.status(ctx, id, "apply", summarize(cs)); err != nil {
+		return err
+	}
+
+	if !p.NoPrune && prev != nil {
+		pruneStart := d.now()
+		pruned, err := d.prune(ctx, cluster, id, t, prev.Objects, objs)
+		d.Metrics.observeStep("prune", d.now().Sub(pruneStart))
+		if err != nil {
+			return &deployError{classify(err), "prune", err}
+		}
+		if len(pruned) > 0 {
+			if err := d.status(ctx, id, "prune", "deleted "+strings.Join(pruned, ", ")); err != nil {
+				return err
+			}
+		}
+	}
+
+	if err := d.status(ctx, id, "wait", "waiting for rollout"); err != nil {
+		return err
+	}
+	waitStart := d.now()
+	err = d.wait(ctx, cluster, objs, p.Timeout)
+	d.Metrics.observeStep("wait", d.now().Sub(waitStart))
+	return err
+}
+
+func (d *Deployer) status(ctx context.Context, id int64, step, msg string) error {
+	if _, err := d.Store.AppendStatus(ctx, id, history.Status{State: history.StateInProgress, Step: step, Message: msg, Time: d.now()}); err != nil {
+		return &deployError{history.StateError, step, fmt.Errorf("record status: %w", err)}
+	}
+	return nil
+}
+
+// prepare copies the rendered objects, checks they stay in the team's namespaces, adds flyt's
+// labels and annotations and normalizes them the way the API server will, so the dry-run diff
+// sees no false changes.
+func prepare(in []*unstructured.Unstructured, t Target, id int64, p Policy) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(in))
+	var refused []string
+	for _, o := range in {
+		o = o.DeepCopy()
+		if o.GetNamespace() == "" || (len(p.Namespaces) > 0 && !slices.Contains(p.Namespaces, o.GetNamespace())) {
+			refused = append(refused, fmt.Sprintf("%s/%s in namespace %q", o.GetKind(), o.GetName(), o.GetNamespace()))
+			continue
+		}
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[LabelApp], labels[LabelTeam], labels[LabelEnvironment] = t.App, t.Team, t.Environment
+		o.SetLabels(labels)
+		ann := o.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[AnnotationDeploy] = strconv.FormatInt(id, 10)
+		o.SetAnnotations(ann)
+		out = append(out, o)
+	}
+	if len(refused) > 0 {
+		return nil, fmt.Errorf("team %s may write only to namespaces %s; refused %s", t.Team, strings.Join(p.Namespaces, ", "), strings.Join(refused, ", "))
+	}
+	if err := normalize.UnstructuredList(out); err != nil {
+		return nil, fmt.Errorf("normalize objects: %w", err)
+	}
+	return out, nil
+}
+
+// prune deletes the objects of the previous inventory that the new render lacks. Only objects
+// that still carry this app's and environment's labels are deleted, and none that opted out
+// with flyt.dev/prune: disabled.
+func (d *Deployer) prune(ctx context.Context, cluster *Cluster, id int64, t Target, inventory []history.Object, objs []*unstructured.Unstructured) ([]string, error) {
+	keep := map[string]bool{}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		keep[objKey(gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName())] = true
+	}
+	var stale []*unstructured.Unstructured
+	seen := map[string]bool{}
+	for _, io := range inventory {
+		k := objKey(io.Group, io.Kind, io.Namespace, io.Name)
+		if keep[k] || seen[k] || io.Action == history.ActionDeleted || io.Action == history.ActionSkipped {
+			continue
+		}
+		seen[k] = true
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(schema.GroupVersionKind{Group: io.Group, Version: io.Version, Kind: io.Kind})
+		u.SetNamespace(io.Namespace)
+		u.SetName(io.Name)
+		stale = append(stale, u)
+	}
+	if len(stale) == 0 {
+		return nil, nil
+	}
+	opts := ssa.DefaultDeleteOptions()
+	opts.Inclusions = map[string]string{LabelApp: t.App, LabelEnvironment: t.Environment}
+	opts.Exclusions = map[string]string{AnnotationPrune: PruneDisabled}
+	cs, err := cluster.manager.DeleteAll(ctx, stale, opts)
+	var pruned []string
+	if cs != nil {
+		objs := changeSetObjects(cs)
+		if rerr := d.Store.RecordObjects(ctx, id, objs); rerr != nil {
+			return nil, errors.Join(err, fmt.Errorf("record pruned objects: %w", rerr))
+		}
+		for _, e := range cs.Entries {
+			if e.Action == ssa.DeletedAction {
+				pruned = append(pruned, e.Subject)
+			}
+		}
+	}
+	if err != nil {
+		return pruned, fmt.Errorf("prune: %w", err)
+	}
+	return pruned, nil
+}
+
+// wait waits until every object is ready (kstatus Current). It fails fast, with the specific
+// reason, when a workload fails: a failed kstatus, or pods in CrashLoopBackOff or
+// ImagePullBackOff, which will not heal by waiting.
+func (d *Deployer) wait(ctx context.Context, cluster *Cluster, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	interval := d.PollInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Watch the pods beside kstatus: a crash loop never makes a Deployment Failed before its
+	// progress deadline (NAIS default: 5 minutes), but it is already a verdict.
+	errFatal := errors.New("workload failed")
+	var fatal []Problem
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+			}
+			ps, err := diagnose(wctx, cluster.client, objs)
+			if err != nil {
+				continue
+			}
+			for _, p := range ps {
+				if p.Fatal {
+					fatal = ps
+					cancel(errFatal)
+					return
+				}
+			}
+		}
+	}()
+
+	err := cluster.manager.WaitForSetWithContext(wctx, object.UnstructuredSetToObjMetadataSet(objs), ssa.WaitOptions{
+		Interval: interval, Timeout: timeout, FailFast: true,
+	})
+	cancel(nil)
+	<-watchDone
+	if errors.Is(context.Cause(wctx), errFatal) {
+		return &deployError{history.StateFailure, "wait", fmt.Errorf("rollout failed: %s", joinProblems(fatal))}
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return &deployError{history.StateInactive, "wait", fmt.Errorf("interrupted while waiting: %w", ctx.Err())}
+	}
+	// Say why, from the objects themselves, rather than only "timeout".
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer rcancel()
+	problems, derr := diagnose(rctx, cluster.client, objs)
+	if derr == nil && len(problems) > 0 {
+		state := history.StateError
+		if problems[0].Fatal {
+			state = history.StateFailure
+		}
+		return &deployError{state, "wait", fmt.Errorf("rollout failed: %s", joinProblems(problems))}
+	}
+	if strings.HasPrefix(err.Error(), "failed early") {
+		return &deployError{history.StateFailure, "wait", err}
+	}
+	return &deployError{classify(err), "wait", err}
+}
+
+// classify sorts an apply, prune or wait error: the API server refusing an object is the team's
+// failure; not reaching the API server, timeouts and conflicts are the platform's error.
+func classify(err error) history.State {
+	switch {
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsForbidden(err),
+		apierrors.IsNotFound(err), apierrors.IsMethodNotSupported(err), meta.IsNoMatchError(err):
+		return history.StateFailure
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+		return history.StateError
+	}
+	msg := err.Error()
+	// ssa reports some refusals as text only (dry-run failures wrap the API error's message).
+	for _, s := range []string{"is invalid", "Invalid value", "field is immutable", "forbidden", "unknown field"} {
+		if strings.Contains(msg, s) {
+			return history.StateFailure
+		}
+	}
+	return history.StateError
+}
+
+func changeSetObjects(cs *ssa.ChangeSet) []history.Object {
+	out := make([]history.Object, 0, len(cs.Entries))
+	for _, e := range cs.Entries {
+		gv, _ := schema.ParseGroupVersion(e.GroupVersion)
+		out = append(out, history.Object{
+			Group: e.ObjMetadata.GroupKind.Group, Version: gv.Version, Kind: e.ObjMetadata.GroupKind.Kind,
+			Namespace: e.ObjMetadata.Namespace, Name: e.ObjMetadata.Name, Action: history.Action(e.Action),
+		})
+	}
+	return out
+}
+
+// summarize counts a change set's actions: "2 created, 5 unchanged".
+func summarize(cs *ssa.ChangeSet) string {
+	counts := map[ssa.Action]int{}
+	for _, e := range cs.Entries {
+		counts[e.Action]++
+	}
+	var parts []string
+	for _, a := range []ssa.Action{ssa.CreatedAction, ssa.ConfiguredAction, ssa.UnchangedAction, ssa.SkippedAction} {
+		if counts[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing to apply"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func objKey(group, kind, ns, name string) string { return group + "/" + kind + "/" + ns + "/" + name }
+
+func warningStrings(ws []render.Warning) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.String()
+	}
+	return out
+}
+
+func shortSHA(s string) string {
+	if len(s) > 7 {
+		return s[:7]
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// Remove deletes every object of an app's inventory from an environment, because its
+// repository no longer has the app, and records it as a deploy of the revision that removed it.
+// Objects annotated flyt.dev/prune: disabled stay.
+func (d *Deployer) Remove(ctx context.Context, cluster *Cluster, t Target, inventory *history.DeployDetail) (*history.Deploy, error) {
+	rec := &history.Deploy{
+		App: t.App, Team: t.Team, Environment: t.Environment, Cluster: cluster.Name, Repository: t.Repository,
+		Commit: t.Revision.Commit, Trigger: t.Trigger, TriggeredBy: t.TriggeredBy,
+		Reason: "the repository no longer has this app", StartedAt: d.now(),
+	}
+	id, err := d.Store.CreateDeploy(ctx, rec)
+	if err != nil {
+		return nil, fmt.Errorf("record removal of %s from %s: %w", t.App, t.Environment, err)
+	}
+	pruned, err := d.prune(ctx, cluster, id, t, inventory.Objects, nil)
+	state, msg := history.StateSuccess, "removed the app: deleted "+strings.Join(pruned, ", ")
+	if err != nil {
+		state, msg = classify(err), err.Error()
+	}
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, serr := d.Store.AppendStatus(final, id, history.Status{State: state, Step: "prune", Message: msg, Time: d.now()}); serr != nil {
+		return nil, errors.Join(err, fmt.Errorf("record removal %d: %w", id, serr))
+	}
+	d.notify(*rec, state, msg)
+	rec.ID, rec.State, rec.Message = id, state, msg
+	if err != nil {
+		return rec, &deployError{state, "prune", err}
+	}
+	return rec, nil
+}
+
+// Drifted compares the live objects with what the last deploy (lastID) applied, through a
+// server-side dry-run apply of each, and names the objects that differ: edited by someone
+// else, or deleted. Fields other managers own (replicas scaled by an HPA, defaults) do not
+// count; flyt leaves them alone.
+func (d *Deployer) Drifted(ctx context.Context, cluster *Cluster, rendered []*unstructured.Unstructured, t Target, lastID int64, p Policy) ([]string, error) {
+	objs, err := prepare(rendered, t, lastID, p)
+	if err != nil {
+		return nil, err
+	}
+	var drifted []string
+	for _, o := range objs {
+		e, _, _, err := cluster.manager.Diff(ctx, o, ssa.DefaultDiffOptions())
+		if err != nil {
+			return nil, fmt.Errorf("dry-run %s/%s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+		if e.Action == ssa.ConfiguredAction || e.Action == ssa.CreatedAction {
+			drifted = append(drifted, e.Subject)
+		}
+	}
+	return drifted, nil
+}

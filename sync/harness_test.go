@@ -1,0 +1,185 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+
+	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/controlplane"
+	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/sync/source"
+)
+
+var plane *controlplane.Plane
+
+func TestMain(m *testing.M) {
+	os.Exit(controlplane.Main(m, controlplane.Options{Nodes: 1}, &plane))
+}
+
+// harness is one team with one repository on a real Git server, a dev environment fed by
+// main and a prod environment promoted from it (both on the test's control plane, in
+// different namespaces), a real SQLite history and a running controller.
+type harness struct {
+	t        *testing.T
+	team     string
+	devNS    string
+	prodNS   string
+	repo     *gittest.Repo
+	platform *environments.Platform
+	store    history.Store
+	cache    *source.Cache
+	cluster  *Cluster
+	ctrl     *Controller
+	now      func() time.Time
+}
+
+type harnessOption func(*environments.Platform)
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	devNS := plane.Namespace(t)
+	prodNS := plane.Namespace(t)
+	team := devNS
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("apps")
+	p := &environments.Platform{
+		APIVersion: environments.APIVersion, Kind: environments.Kind,
+		Environments: []environments.Environment{
+			{Name: "dev", Branch: "main", Cluster: environments.Cluster{Name: "dev"}, RawKinds: []string{"ConfigMap"},
+				Ingresses: []environments.IngressDomain{{Domain: "dev.example.test", Class: "nginx"}},
+				Timeout:   environments.Duration{Duration: time.Minute}},
+			{Name: "prod", PromoteFrom: "dev", Cluster: environments.Cluster{Name: "prod"}, RawKinds: []string{"ConfigMap"},
+				Timeout: environments.Duration{Duration: time.Minute}},
+		},
+		Teams: []environments.Team{{Name: team, Namespaces: map[string]string{"dev": devNS, "prod": prodNS},
+			Repositories: []environments.Repository{{URL: repo.URL(), Branch: "main"}}}},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	store, err := history.Open(t.Context(), filepath.Join(t.TempDir(), "history.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cluster, err := NewCluster("dev", "local", plane.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, team: team, devNS: devNS, prodNS: prodNS, repo: repo, platform: p, store: store,
+		cache: source.NewCache(t.TempDir(), source.Options{}), cluster: cluster, now: time.Now}
+	h.ctrl = NewController(Options{
+		Platform:       func() *environments.Platform { return h.platform },
+		Store:          store,
+		Cache:          h.cache,
+		Cluster:        func(string) (*Cluster, error) { return h.cluster, nil },
+		Workers:        4,
+		ResyncInterval: -1,
+		Log:            testr.New(t),
+		PollInterval:   200 * time.Millisecond,
+		Now:            func() time.Time { return h.now() },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = h.ctrl.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// push commits files to main and tells the controller, as the poller would.
+func (h *harness) push(files map[string]string, msg string) string {
+	h.t.Helper()
+	sha := h.repo.Commit(h.t, files, msg)
+	h.sync()
+	return sha
+}
+
+func (h *harness) sync() {
+	h.t.Helper()
+	rev, _, err := h.cache.Sync(h.t.Context(), h.platform.Teams[0].Repositories[0])
+	if err != nil {
+		h.t.Fatalf("sync repository: %v", err)
+	}
+	h.ctrl.RepositoryChanged(h.t.Context(), h.platform.Teams[0].Repositories[0], rev)
+}
+
+// waitDeploy waits until app's newest deploy in env for commit has finished and returns it.
+func (h *harness) waitDeploy(app, env, commit string) *history.DeployDetail {
+	h.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		page, err := h.store.List(h.t.Context(), history.Filter{App: app, Environment: env, Commit: commit, Limit: 1})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(page.Deploys) > 0 && page.Deploys[0].State.Terminal() {
+			d, err := h.store.Get(h.t.Context(), page.Deploys[0].ID)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			return d
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	page, _ := h.store.List(h.t.Context(), history.Filter{App: app, Environment: env})
+	h.t.Fatalf("no finished deploy of %s to %s at %s; deploys: %+v", app, env, shortSHA(commit), page.Deploys)
+	return nil
+}
+
+// deploys counts all deploys of app in env.
+func (h *harness) deploys(app, env string) []history.Deploy {
+	h.t.Helper()
+	page, err := h.store.List(h.t.Context(), history.Filter{App: app, Environment: env, Limit: history.MaxLimit})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return page.Deploys
+}
+
+// idle waits until the controller has no queued or running work.
+func (h *harness) idle() {
+	h.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		h.ctrl.mu.Lock()
+		pending := len(h.ctrl.pending)
+		h.ctrl.mu.Unlock()
+		if pending == 0 && h.ctrl.queue.Len() == 0 {
+			cur, err := h.store.Current(h.t.Context(), history.Filter{})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			running := false
+			for _, c := range cur {
+				if c.Latest != nil && !c.Latest.State.Terminal() {
+					running = true
+				}
+			}
+			if !running {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.t.Fatal("controller never became idle")
+}
+
+// app returns an Application manifest with the given image and extra spec lines.
+func app(name, image string, extra ...string) string {
+	return fmt.Sprintf(`apiVersion: nais.io/v1alpha1
+kind: Application
+metadata:
+  name: %s
+spec:
+  image: %s
+  replicas: {min: 1, max: 1}
+%s`, name, image, strings.Join(extra, "\n"))
+}

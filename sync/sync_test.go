@@ -1,0 +1,253 @@
+package sync
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/history"
+)
+
+func objectActions(d *history.DeployDetail) map[string]history.Action {
+	m := map[string]history.Action{}
+	for _, o := range d.Objects {
+		m[o.Kind+"/"+o.Name] = o.Action
+	}
+	return m
+}
+
+func TestCommitDeploysChangesAndPrunes(t *testing.T) {
+	h := newHarness(t)
+	sha := h.push(map[string]string{
+		".nais/app.yaml": app("hello", "registry.example/hello:{{shortCommit}}") + "---\n" +
+			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello-extra\ndata:\n  a: b\n",
+	}, "first")
+	d := h.waitDeploy("hello", "dev", sha)
+	if d.State != history.StateSuccess {
+		t.Fatalf("deploy state = %s (%s), want success", d.State, d.Message)
+	}
+	if d.Commit != sha || d.Trigger != history.TriggerPoll || d.Digest == "" || d.CommitAuthor == "" {
+		t.Errorf("deploy record lacks identity: %+v", d.Deploy)
+	}
+	if want := []string{"registry.example/hello:" + sha[:7]}; !slices.Equal(d.Images, want) {
+		t.Errorf("images = %v, want %v", d.Images, want)
+	}
+	acts := objectActions(d)
+	for _, k := range []string{"Deployment/hello", "Service/hello", "ServiceAccount/hello", "ConfigMap/hello-extra"} {
+		if acts[k] != history.ActionCreated {
+			t.Errorf("%s action = %q, want created (all: %v)", k, acts[k], acts)
+		}
+	}
+	var dep appsv1.Deployment
+	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Status.AvailableReplicas < 1 {
+		t.Errorf("deployment not available after success: %+v", dep.Status)
+	}
+	for _, k := range []string{LabelApp, LabelTeam, LabelEnvironment} {
+		if dep.Labels[k] == "" {
+			t.Errorf("label %s missing on the Deployment: %v", k, dep.Labels)
+		}
+	}
+	if dep.Annotations[AnnotationDeploy] == "" {
+		t.Errorf("annotation %s missing", AnnotationDeploy)
+	}
+
+	// A change and a removed resource: configured, then pruned.
+	sha2 := h.push(map[string]string{".nais/app.yaml": app("hello", "registry.example/hello:{{shortCommit}}")}, "drop the config map")
+	d2 := h.waitDeploy("hello", "dev", sha2)
+	if d2.State != history.StateSuccess {
+		t.Fatalf("second deploy = %s (%s)", d2.State, d2.Message)
+	}
+	acts = objectActions(d2)
+	if acts["Deployment/hello"] != history.ActionConfigured || acts["ConfigMap/hello-extra"] != history.ActionDeleted {
+		t.Errorf("actions = %v, want Deployment configured and ConfigMap deleted", acts)
+	}
+	var cm corev1.ConfigMap
+	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello-extra"}, &cm); !apierrors.IsNotFound(err) {
+		t.Errorf("pruned ConfigMap still there (err %v)", err)
+	}
+
+	// The same revision again: nothing is written and nothing recorded.
+	rv := dep.ResourceVersion
+	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	rv = dep.ResourceVersion
+	before := len(h.deploys("hello", "dev"))
+	h.ctrl.ResyncAll()
+	h.idle()
+	if n := len(h.deploys("hello", "dev")); n != before {
+		t.Errorf("an unchanged resync recorded %d new deploys", n-before)
+	}
+	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.ResourceVersion != rv {
+		t.Errorf("an unchanged resync wrote the Deployment (resourceVersion %s → %s)", rv, dep.ResourceVersion)
+	}
+}
+
+func TestFailingPodsFailWithReason(t *testing.T) {
+	h := newHarness(t)
+	sha := h.push(map[string]string{".nais/app.yaml": app("broken", "registry.example/crashloop:1")}, "bad image")
+	d := h.waitDeploy("broken", "dev", sha)
+	if d.State != history.StateFailure {
+		t.Fatalf("state = %s (%s), want failure", d.State, d.Message)
+	}
+	if !strings.Contains(d.Message, "CrashLoopBackOff") || !strings.Contains(d.Message, "Pod/"+h.devNS+"/broken-") {
+		t.Errorf("message %q does not name the pod and CrashLoopBackOff", d.Message)
+	}
+	if time.Duration(d.FinishedAt.Sub(d.StartedAt)) > 30*time.Second {
+		t.Errorf("failure took %s; it should fail fast, not time out", d.FinishedAt.Sub(d.StartedAt))
+	}
+}
+
+func TestTenancyIsEnforced(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name, file, want string
+	}{
+		{"foreign namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sneaky\n  namespace: kube-system\n", "kube-system"},
+		{"cluster-scoped kind", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: admin-too\nrules: []\n", "ClusterRole"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sha := h.push(map[string]string{".nais/app.yaml": app("tenant", "registry.example/tenant:1") + "---\n" + tt.file}, tt.name)
+			d := h.waitDeploy("tenant", "dev", sha)
+			if d.State != history.StateFailure || !strings.Contains(d.Message, tt.want) {
+				t.Errorf("state %s, message %q; want failure naming %s", d.State, d.Message, tt.want)
+			}
+			if len(d.Objects) != 0 {
+				t.Errorf("a refused render applied objects: %v", d.Objects)
+			}
+		})
+	}
+}
+
+func TestVanishedRepositoryDeletesNothing(t *testing.T) {
+	h := newHarness(t)
+	sha := h.push(map[string]string{".nais/app.yaml": app("keep", "registry.example/keep:1")}, "first")
+	if d := h.waitDeploy("keep", "dev", sha); d.State != history.StateSuccess {
+		t.Fatalf("first deploy %s: %s", d.State, d.Message)
+	}
+	exists := func() bool {
+		var dep appsv1.Deployment
+		return plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "keep"}, &dep) == nil
+	}
+
+	// Emptied: the revision has no apps. Removing every app of the team is held.
+	h.repo.Empty(t)
+	h.sync()
+	h.idle()
+	if !exists() {
+		t.Fatal("emptying the repository deleted the app")
+	}
+	if held := h.ctrl.Held(); len(held) != 1 || held[0].Key.App != "keep" {
+		t.Errorf("held = %+v, want the removal of keep held", held)
+	}
+
+	// Branch deleted, repository deleted: the sync fails and nothing changes.
+	h.repo.DeleteBranch(t)
+	if _, _, err := h.cache.Sync(t.Context(), h.platform.Teams[0].Repositories[0]); err == nil {
+		t.Fatal("sync of a deleted branch succeeded")
+	}
+	h.repo.Delete(t)
+	if _, _, err := h.cache.Sync(t.Context(), h.platform.Teams[0].Repositories[0]); err == nil {
+		t.Fatal("sync of a deleted repository succeeded")
+	}
+	h.ctrl.ResyncAll()
+	h.idle()
+	if !exists() {
+		t.Fatal("a vanished repository deleted the app")
+	}
+}
+
+func TestDriftIsCorrectedButHPAReplicasAreNot(t *testing.T) {
+	h := newHarness(t)
+	sha := h.push(map[string]string{".nais/app.yaml": app("drifty", "registry.example/drifty:1")}, "first")
+	if d := h.waitDeploy("drifty", "dev", sha); d.State != history.StateSuccess {
+		t.Fatalf("first deploy %s: %s", d.State, d.Message)
+	}
+	key := client.ObjectKey{Namespace: h.devNS, Name: "drifty"}
+	var dep appsv1.Deployment
+	if err := plane.Client().Get(t.Context(), key, &dep); err != nil {
+		t.Fatal(err)
+	}
+	dep.Spec.Template.Spec.Containers[0].Image = "registry.example/someone-else:2"
+	if err := plane.Client().Update(t.Context(), &dep); err != nil {
+		t.Fatal(err)
+	}
+	h.ctrl.ResyncAll()
+	h.idle()
+	ds := h.deploys("drifty", "dev")
+	if len(ds) != 2 || ds[0].Trigger != history.TriggerDrift || ds[0].State != history.StateSuccess {
+		t.Fatalf("deploys after drift = %+v, want a successful drift deploy on top", ds)
+	}
+	if !strings.Contains(ds[0].Reason, "Deployment/"+h.devNS+"/drifty") {
+		t.Errorf("drift reason %q does not list the Deployment", ds[0].Reason)
+	}
+	if err := plane.Client().Get(t.Context(), key, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "registry.example/drifty:1" {
+		t.Errorf("image after drift correction = %s", img)
+	}
+}
+
+func TestPromoteAndRollback(t *testing.T) {
+	h := newHarness(t)
+	sha1 := h.push(map[string]string{".nais/app.yaml": app("promo", "registry.example/promo:{{shortCommit}}")}, "v1")
+	if d := h.waitDeploy("promo", "dev", sha1); d.State != history.StateSuccess {
+		t.Fatalf("dev deploy %s: %s", d.State, d.Message)
+	}
+	if _, err := h.ctrl.Promote(t.Context(), PromoteRequest{App: "promo", To: "prod", By: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := h.waitDeploy("promo", "prod", sha1); d.State != history.StateSuccess || d.Trigger != history.TriggerPromotion {
+		t.Fatalf("prod deploy %s (%s) trigger %s", d.State, d.Message, d.Trigger)
+	}
+	sha2 := h.push(map[string]string{".nais/app.yaml": app("promo", "registry.example/promo:{{shortCommit}}")}, "v2")
+	h.waitDeploy("promo", "dev", sha2)
+	if _, err := h.ctrl.Promote(t.Context(), PromoteRequest{App: "promo", To: "prod", By: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitDeploy("promo", "prod", sha2)
+
+	// A revision that never ran in dev is refused.
+	_, err := h.ctrl.Promote(t.Context(), PromoteRequest{App: "promo", To: "prod", Revision: strings.Repeat("a", 40)})
+	var refused *environments.RefusedError
+	if !errors.As(err, &refused) || refused.Reason != environments.NeverSucceeded {
+		t.Errorf("promotion of an unknown revision: err = %v, want NeverSucceeded", err)
+	}
+
+	// Rollback brings back v1's objects exactly.
+	if _, err := h.ctrl.Rollback(t.Context(), RollbackRequest{App: "promo", Environment: "prod", By: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	ds := h.deploys("promo", "prod")
+	deadline := time.Now().Add(90 * time.Second)
+	for (len(ds) < 3 || !ds[0].State.Terminal()) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		ds = h.deploys("promo", "prod")
+	}
+	if ds[0].Trigger != history.TriggerRollback || ds[0].Commit != sha1 || ds[0].State != history.StateSuccess {
+		t.Fatalf("newest prod deploy = %+v, want a successful rollback to %s", ds[0], sha1[:7])
+	}
+	var dep appsv1.Deployment
+	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.prodNS, Name: "promo"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "registry.example/promo:"+sha1[:7] {
+		t.Errorf("prod image after rollback = %s, want v1's", img)
+	}
+}
