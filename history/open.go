@@ -93,7 +93,8 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	// busy_timeout covers the moments another process (a second `flyt` CLI) holds the write
 	// lock; synchronous=NORMAL under WAL keeps the database consistent across crashes and
 	// loses at most the last commits on power loss.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)"
 	u := url.URL{Scheme: "file", Path: path, OmitHost: true}
 	w, err := sql.Open("sqlite", u.String()+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
