@@ -557,8 +557,11 @@ func (v *validator) namespaceCollisions() {
 	}
 }
 
+var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// keyPath is the field path suffix for map key k, in the form yamlpos uses.
 func keyPath(k string) string {
-	if regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`).MatchString(k) {
+	if plainKey.MatchString(k) {
 		return "." + k
 	}
 	return fmt.Sprintf("[%q]", k)

@@ -2,6 +2,8 @@ package environments
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -109,8 +111,9 @@ func TestWatcherRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(t.Context(), 10*time.Millisecond) }()
+	go func() { done <- w.Run(ctx, 10*time.Millisecond) }()
 	if err := os.WriteFile(file, []byte(strings.Replace(watchV1, "team-a", "team-z", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +124,10 @@ func TestWatcherRun(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not pick up the change")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run returned %v, want context.Canceled", err)
 	}
 }
 

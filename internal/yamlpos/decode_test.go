@@ -379,3 +379,24 @@ spec:
 		t.Errorf("decoded despite errors (-want +got):\n%s", diff)
 	}
 }
+
+func BenchmarkDecodeStrict(b *testing.B) {
+	data := []byte(`apiVersion: nais.io/v1alpha1
+kind: Application
+metadata:
+  name: hello
+  labels: {team: a, app.kubernetes.io/name: hello}
+spec:
+  image: ghcr.io/a/hello:1
+  replicas: {min: 2, max: 4}
+  ingresses: [{host: hello.dev.example.test}, {host: hello.internal.dev.example.test}]
+  timeout: 90s
+  extra: {env: [{name: A, value: "1"}, {name: B, value: "2"}]}
+`)
+	for b.Loop() {
+		var out app
+		if err := DecodeStrict("app.yaml", data, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
