@@ -528,8 +528,14 @@ func (v *validator) repository(i, j int, owner map[string]int) {
 	}
 }
 
+// reservedNamespaces hold the cluster's own workloads; no team may deploy into them.
+var reservedNamespaces = map[string]bool{
+	"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true,
+}
+
 // namespaceCollisions refuses two teams sharing a namespace in one environment, which would
-// let one team's repository prune or overwrite the other's objects.
+// let one team's repository prune or overwrite the other's objects, and teams in the cluster's
+// own namespaces.
 func (v *validator) namespaceCollisions() {
 	p := v.p
 	for ei := range p.Environments {
@@ -544,11 +550,15 @@ func (v *validator) namespaceCollisions() {
 				continue
 			}
 			ns := e.TeamNamespace(t)
+			path := fmt.Sprintf("teams[%d].namespaces", ti) + keyPath(e.Name)
+			if _, own := t.Namespaces[e.Name]; !own {
+				path = fmt.Sprintf("teams[%d].name", ti)
+			}
+			if reservedNamespaces[ns] {
+				v.errorf(path, "namespace %q in environment %s belongs to the cluster, not to a team; choose another", ns, e.Name)
+				continue
+			}
 			if first, dup := byNS[ns]; dup && p.Teams[first].Name != t.Name {
-				path := fmt.Sprintf("teams[%d].namespaces", ti) + keyPath(e.Name)
-				if _, own := t.Namespaces[e.Name]; !own {
-					path = fmt.Sprintf("teams[%d].name", ti)
-				}
 				v.errorf(path, "namespace %q in environment %s is also team %s's; give each team its own namespace", ns, e.Name, p.Teams[first].Name)
 				continue
 			}

@@ -93,6 +93,8 @@ environments:
   - name: prod
     promoteFrom: dev
     cluster: {inCluster: true}
+server:
+  github: {tokenFile: secrets/github-token}
 teams:
   - name: team-a
     repositories:
@@ -108,7 +110,8 @@ teams:
 		Kind:       Kind,
 		Server: Server{
 			DataDir: "/etc/flyt/flyt-data", Listen: ":8080", ExternalURL: "http://localhost:8080",
-			PollInterval: Duration{time.Minute}, Workers: 4, GitHub: GitHub{APIURL: "https://api.github.com"},
+			PollInterval: Duration{time.Minute}, Workers: 4,
+			GitHub: GitHub{APIURL: "https://api.github.com", TokenFile: "/etc/flyt/secrets/github-token"},
 		},
 		Environments: []Environment{
 			{
@@ -360,10 +363,13 @@ func TestValidation(t *testing.T) {
   - name: team-c
     namespaces: {dev: shared}
   - name: shared
+  - name: team-d
+    namespaces: {dev: kube-system}
 `,
 			want: []string{
 				`p.yaml:14:24: teams[1].namespaces.prod: namespace "team-a" in environment prod is also team team-a's; give each team its own namespace`,
 				`p.yaml:17:11: teams[3].name: namespace "shared" in environment dev is also team team-c's; give each team its own namespace`,
+				`p.yaml:19:23: teams[4].namespaces.dev: namespace "kube-system" in environment dev belongs to the cluster, not to a team; choose another`,
 			},
 		},
 		{
