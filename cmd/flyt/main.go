@@ -30,6 +30,8 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCommand(),
+		newRenderCommand(),
+		newValidateCommand(),
 	)
 	return root
 }
