@@ -1,6 +1,7 @@
 package environments
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -398,8 +399,12 @@ func (v *validator) environment(i int, names map[string]int) {
 
 	for j := range e.Windows {
 		if _, err := e.Windows[j].compile(); err != nil {
-			we := err.(*windowError)
-			v.errorf(at(fmt.Sprintf(".windows[%d].%s", j, we.field)), "%s", we.msg)
+			var we *windowError
+			if errors.As(err, &we) {
+				v.errorf(at(fmt.Sprintf(".windows[%d].%s", j, we.field)), "%s", we.msg)
+			} else {
+				v.errorf(at(fmt.Sprintf(".windows[%d]", j)), "%v", err)
+			}
 		}
 	}
 }

@@ -11,7 +11,11 @@
 // from sigs.k8s.io/yaml: YAML is turned into JSON and then decoded with encoding/json, so types
 // with their own UnmarshalJSON (durations, quantities, IntOrString) work unchanged. Unlike that
 // route, the conversion is steered by the target type, which lets it report unknown fields
-// (with a did-you-mean suggestion), wrong types and duplicate keys at their position.
+// (with a did-you-mean suggestion), wrong types and duplicate keys at their position. Field
+// names must match their json tag exactly: encoding/json would also take "Replicas" for
+// "replicas", which hides typos, so here it is an unknown field with a suggestion. The ",string"
+// tag option is not supported. YAML merge keys ("<<: *base") and anchors work; aliases are
+// expanded within limits, so a small hostile file cannot make flyt build a huge value.
 //
 // Semantic validation that runs after decoding uses [Document.Position] or [Document.Errorf]
 // to point at the field it complains about.
