@@ -373,6 +373,56 @@ func TestValidation(t *testing.T) {
 			},
 		},
 		{
+			name: "remaining environment checks",
+			yaml: `apiVersion: flyt.dev/v1alpha1
+kind: Platform
+environments:
+  - name: dev
+    branch: "feature branch"
+    timeout: -1m
+    cluster: {name: Dev_Cluster, inCluster: true}
+    ingresses: [{domain: dev.example.test, class: "Nginx!"}]
+    integrations: [""]
+  - name: prod
+    promoteFrom: dev
+    after: -5m
+    cluster: {inCluster: true}
+`,
+			want: []string{
+				`p.yaml:5:13: environments[0].branch: "feature branch" is not a branch name; write it as it appears in git branch, such as main`,
+				`p.yaml:6:14: environments[0].timeout: must be positive, such as 10m`,
+				`p.yaml:7:21: environments[0].cluster.name: "Dev_Cluster" is not a valid cluster name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`,
+				`p.yaml:8:51: environments[0].ingresses[0].class: "Nginx!" is not an ingress class name: use lowercase letters, digits, '-' and '.'`,
+				`p.yaml:9:20: environments[0].integrations[0]: empty integration name`,
+				`p.yaml:12:12: environments[1].after: must not be negative`,
+			},
+		},
+		{
+			name: "remaining team and server checks",
+			yaml: base + `  - name: team-b
+    serviceAccount: "Deployer!"
+    webhookSecretFiles: [""]
+    repositories:
+      - url: https://github.com/o/b
+        sshKeyFile: key
+        path: /abs
+server:
+  webhookSecretFiles: [""]
+  historyDSN: "postgres://a b@%zz"
+  github: {apiURL: "api.github.com", appID: 1}
+`,
+			want: []string{
+				`p.yaml:14:21: teams[1].serviceAccount: "Deployer!" is not a service account name: use lowercase letters, digits, '-' and '.'`,
+				`p.yaml:15:26: teams[1].webhookSecretFiles[0]: empty file name`,
+				`p.yaml:18:21: teams[1].repositories[0].sshKeyFile: an SSH key needs an SSH URL (ssh://… or git@host:owner/name), but url is "https://github.com/o/b"`,
+				`p.yaml:19:15: teams[1].repositories[0].path: "/abs" must be a folder inside the repository, without a leading / or ..`,
+				`p.yaml:21:24: server.webhookSecretFiles[0]: empty file name`,
+				`p.yaml:22:15: server.historyDSN: not a valid PostgreSQL URL: parse "postgres://a b@%zz": invalid URL escape "%zz"`,
+				`p.yaml:23:3: server.github: a GitHub App needs all of appID, installationID and privateKeyFile`,
+				`p.yaml:23:20: server.github.apiURL: "api.github.com" is not an absolute http(s) URL`,
+			},
+		},
+		{
 			name: "server",
 			yaml: base + `server:
   listen: "8080"
