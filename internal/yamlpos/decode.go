@@ -37,7 +37,7 @@ func (d *Document) Decode(out any) error {
 		return fmt.Errorf("yamlpos: decode %s: out must be a non-nil pointer, got %T", d.file, out)
 	}
 	c := &converter{file: d.file}
-	c.value(d.root, rv.Type().Elem(), "")
+	c.value(d.root, rv.Type().Elem(), nil)
 	// Decode what is good even when something is not, so a caller can go on to validate the
 	// rest and report every problem at once. Fields in error are left unset.
 	if err := json.Unmarshal(c.buf.Bytes(), out); err != nil && len(c.errs) == 0 {
@@ -50,7 +50,7 @@ func (d *Document) Decode(out any) error {
 // JSON converts the document to JSON without a target type.
 func (d *Document) JSON() ([]byte, error) {
 	c := &converter{file: d.file}
-	c.value(d.root, nil, "")
+	c.value(d.root, nil, nil)
 	if err := c.errs.Err(); err != nil {
 		return nil, err
 	}
@@ -66,6 +66,38 @@ func (d *Document) jsonError(err error) error {
 	return &Error{File: d.file, Line: line, Column: col, Msg: err.Error()}
 }
 
+// fieldPath is a field path built as a chain, so that walking a large document costs one small
+// allocation per value; the string form is only made for values in error.
+type fieldPath struct {
+	parent  *fieldPath
+	key     string
+	index   int
+	isIndex bool
+}
+
+func (p *fieldPath) child(key string) *fieldPath { return &fieldPath{parent: p, key: key} }
+func (p *fieldPath) item(i int) *fieldPath       { return &fieldPath{parent: p, index: i, isIndex: true} }
+
+// String renders the path as spec.ingresses[0].host or labels["app.kubernetes.io/name"].
+func (p *fieldPath) String() string {
+	if p == nil {
+		return ""
+	}
+	var chain []*fieldPath
+	for q := p; q != nil; q = q.parent {
+		chain = append(chain, q)
+	}
+	s := ""
+	for i := len(chain) - 1; i >= 0; i-- {
+		if q := chain[i]; q.isIndex {
+			s = joinIndex(s, q.index)
+		} else {
+			s = joinKey(s, q.key)
+		}
+	}
+	return s
+}
+
 // converter writes the JSON form of a node tree, steered by the Go type it will be decoded
 // into, and collects every problem on the way.
 type converter struct {
@@ -76,13 +108,13 @@ type converter struct {
 	depth int
 }
 
-func (c *converter) fail(n *yaml.Node, path, format string, args ...any) {
+func (c *converter) fail(n *yaml.Node, path *fieldPath, format string, args ...any) {
 	line, col := nodePos(n)
-	c.errs = append(c.errs, &Error{File: c.file, Line: line, Column: col, Path: path, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &Error{File: c.file, Line: line, Column: col, Path: path.String(), Msg: fmt.Sprintf(format, args...)})
 }
 
 // value writes node as JSON for a target of type t; t == nil means any JSON value.
-func (c *converter) value(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) value(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	c.nodes++
 	if c.nodes > maxNodes {
 		if c.nodes == maxNodes+1 {
@@ -92,7 +124,7 @@ func (c *converter) value(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	if c.depth >= maxDepth {
-		c.fail(n, "", "nesting deeper than %d levels; is there an alias that contains itself?", maxDepth)
+		c.fail(n, nil, "nesting deeper than %d levels; is there an alias that contains itself?", maxDepth)
 		c.buf.WriteString("null")
 		return
 	}
@@ -144,7 +176,7 @@ func (c *converter) value(n *yaml.Node, t reflect.Type, path string) {
 }
 
 // scalar writes a string, boolean or number for a target of that kind.
-func (c *converter) scalar(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) scalar(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	switch t.Kind() {
 	case reflect.String:
 		c.str(n, path, "a string")
@@ -215,7 +247,7 @@ func describe(n *yaml.Node) string {
 
 // str writes a scalar as a JSON string. Numbers and booleans become the text they were
 // written as, like sigs.k8s.io/yaml converts them for string fields.
-func (c *converter) str(n *yaml.Node, path, want string) {
+func (c *converter) str(n *yaml.Node, path *fieldPath, want string) {
 	if n.Kind != yaml.ScalarNode {
 		c.fail(n, path, "expected %s, got %s", want, describe(n))
 		return
@@ -228,7 +260,7 @@ func writeString(b *bytes.Buffer, s string) {
 	b.Write(enc)
 }
 
-func (c *converter) integer(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) integer(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	if n.Kind != yaml.ScalarNode {
 		c.fail(n, path, "expected an integer, got %s", describe(n))
 		return
@@ -285,7 +317,7 @@ func number(n *yaml.Node) (float64, bool) {
 
 // custom hands a node to a type's own UnmarshalJSON right away, so that its error (a bad
 // duration, a bad quantity) is reported at the node instead of somewhere in the document.
-func (c *converter) custom(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) custom(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	sub := &converter{file: c.file, nodes: c.nodes, depth: c.depth}
 	sub.untyped(n, path)
 	c.nodes = sub.nodes
@@ -302,7 +334,7 @@ func (c *converter) custom(n *yaml.Node, t reflect.Type, path string) {
 }
 
 // text validates a scalar with the type's UnmarshalText, which encoding/json uses for strings.
-func (c *converter) text(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) text(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	if n.Kind != yaml.ScalarNode {
 		c.fail(n, path, "expected a string, got %s", describe(n))
 		return
@@ -315,7 +347,7 @@ func (c *converter) text(n *yaml.Node, t reflect.Type, path string) {
 }
 
 // untyped writes any YAML node as the JSON a generic decoder expects.
-func (c *converter) untyped(n *yaml.Node, path string) {
+func (c *converter) untyped(n *yaml.Node, path *fieldPath) {
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -328,7 +360,7 @@ func (c *converter) untyped(n *yaml.Node, path string) {
 				c.fail(k, path, "mapping keys must be plain values, got %s", describe(k))
 				continue
 			}
-			fp := joinKey(path, k.Value)
+			fp := path.child(k.Value)
 			if prev, dup := seen[k.Value]; dup {
 				c.fail(k, fp, "duplicate key %q (first at line %d); remove one of them", k.Value, prev.Line)
 				continue
@@ -349,7 +381,7 @@ func (c *converter) untyped(n *yaml.Node, path string) {
 			if i > 0 {
 				c.buf.WriteByte(',')
 			}
-			c.value(item, nil, joinIndex(path, i))
+			c.value(item, nil, path.item(i))
 		}
 		c.buf.WriteByte(']')
 	case yaml.ScalarNode:
@@ -393,7 +425,7 @@ func (c *converter) untyped(n *yaml.Node, path string) {
 	}
 }
 
-func (c *converter) object(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) object(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	if n.Kind != yaml.MappingNode {
 		c.fail(n, path, "expected a mapping, got %s", describe(n))
 		c.buf.WriteString("null")
@@ -409,7 +441,7 @@ func (c *converter) object(n *yaml.Node, t reflect.Type, path string) {
 			c.fail(k, path, "expected a field name, got %s", describe(k))
 			continue
 		}
-		fp := joinKey(path, k.Value)
+		fp := path.child(k.Value)
 		if prev, dup := seen[k.Value]; dup {
 			c.fail(k, fp, "duplicate field %q (first at line %d); remove one of them", k.Value, prev.Line)
 			continue
@@ -437,7 +469,7 @@ func (c *converter) object(n *yaml.Node, t reflect.Type, path string) {
 	c.buf.WriteByte('}')
 }
 
-func (c *converter) mapping(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) mapping(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	if n.Kind != yaml.MappingNode {
 		c.fail(n, path, "expected a mapping, got %s", describe(n))
 		c.buf.WriteString("null")
@@ -453,7 +485,7 @@ func (c *converter) mapping(n *yaml.Node, t reflect.Type, path string) {
 			c.fail(k, path, "mapping keys must be plain values, got %s", describe(k))
 			continue
 		}
-		fp := joinKey(path, k.Value)
+		fp := path.child(k.Value)
 		if prev, dup := seen[k.Value]; dup {
 			c.fail(k, fp, "duplicate key %q (first at line %d); remove one of them", k.Value, prev.Line)
 			continue
@@ -497,7 +529,7 @@ func (c *converter) mapping(n *yaml.Node, t reflect.Type, path string) {
 	c.buf.WriteByte('}')
 }
 
-func (c *converter) list(n *yaml.Node, t reflect.Type, path string) {
+func (c *converter) list(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	if n.Kind != yaml.SequenceNode {
 		c.fail(n, path, "expected a list, got %s", describe(n))
 		c.buf.WriteString("null")
@@ -511,7 +543,7 @@ func (c *converter) list(n *yaml.Node, t reflect.Type, path string) {
 		if i > 0 {
 			c.buf.WriteByte(',')
 		}
-		c.value(item, t.Elem(), joinIndex(path, i))
+		c.value(item, t.Elem(), path.item(i))
 	}
 	c.buf.WriteByte(']')
 }

@@ -400,3 +400,24 @@ spec:
 		}
 	}
 }
+
+// A wide alias bomb below deep nesting with long keys: the walk must stay bounded in memory
+// (paths are only spelled out for values in error).
+func TestDeepAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 7; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	key := strings.Repeat("k", 200)
+	b.WriteString("deep:\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "%s%s%d:\n", strings.Repeat(" ", i+1), key, i)
+	}
+	fmt.Fprintf(&b, "%s%s: *a6\n", strings.Repeat(" ", 201), key)
+	var out map[string]any
+	err := DecodeStrict("bomb.yaml", []byte(b.String()), &out)
+	if err == nil || !strings.Contains(err.Error(), "document too large") {
+		t.Fatalf("want a too-large error, got %.300v", err)
+	}
+}
