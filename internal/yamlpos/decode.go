@@ -354,7 +354,7 @@ func (c *converter) untyped(n *yaml.Node, path *fieldPath) {
 		c.buf.WriteByte('{')
 		seen := map[string]*yaml.Node{}
 		first := true
-		for _, p := range pairs(n, 0) {
+		for _, p := range pairs(n) {
 			k := resolve(p.key)
 			if k.Kind != yaml.ScalarNode {
 				c.fail(k, path, "mapping keys must be plain values, got %s", describe(k))
@@ -435,7 +435,7 @@ func (c *converter) object(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	c.buf.WriteByte('{')
 	seen := map[string]*yaml.Node{}
 	first := true
-	for _, p := range pairs(n, 0) {
+	for _, p := range pairs(n) {
 		k := resolve(p.key)
 		if k.Kind != yaml.ScalarNode {
 			c.fail(k, path, "expected a field name, got %s", describe(k))
@@ -479,7 +479,7 @@ func (c *converter) mapping(n *yaml.Node, t reflect.Type, path *fieldPath) {
 	c.buf.WriteByte('{')
 	seen := map[string]*yaml.Node{}
 	first := true
-	for _, p := range pairs(n, 0) {
+	for _, p := range pairs(n) {
 		k := resolve(p.key)
 		if k.Kind != yaml.ScalarNode {
 			c.fail(k, path, "mapping keys must be plain values, got %s", describe(k))

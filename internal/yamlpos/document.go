@@ -182,7 +182,7 @@ func (d *Document) walkPath(segs []segment) (node, key *yaml.Node, depth int) {
 				nv = next.Content[s.index]
 			}
 		} else if next.Kind == yaml.MappingNode {
-			for _, p := range pairs(next, 0) {
+			for _, p := range pairs(next) {
 				if p.key.Value == s.name {
 					nk, nv = p.key, p.value
 				}
@@ -283,7 +283,7 @@ type pair struct{ key, value *yaml.Node }
 // pairs lists the key/value pairs of a mapping with merge keys ("<<: *base") expanded; keys
 // written in the mapping itself win over merged ones, and earlier merged mappings over later
 // ones. Each mapping is merged at most once, so self-referencing merges end.
-func pairs(m *yaml.Node, _ int) []pair {
+func pairs(m *yaml.Node) []pair {
 	return collectPairs(m, map[*yaml.Node]bool{m: true})
 }
 
