@@ -38,7 +38,8 @@ type RefusedError struct {
 	Env string
 	// Revision is the commit that was to be deployed, when known.
 	Revision string
-	Reason   RefusalReason
+	// Reason is the kind of refusal, for callers that act on it (requeue, show as held).
+	Reason RefusalReason
 	// Detail says what exactly holds it, for people.
 	Detail string
 	// Until is when the refusal lifts by itself: the end of the soak, or when a window opens.
