@@ -16,6 +16,9 @@ func clientGit(t *testing.T, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(t.Context(), "git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(gitEnv(t.TempDir()), "PATH="+os.Getenv("PATH"))
+	if v := os.Getenv("GIT_SSH_COMMAND"); v != "" {
+		cmd.Env = append(cmd.Env, "GIT_SSH_COMMAND="+v)
+	}
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
