@@ -386,3 +386,35 @@ func TestNormalizeURL(t *testing.T) {
 		}
 	}
 }
+
+// Run returns once its context ends, and only after the syncs in flight have finished.
+func TestPollerRunWaitsForInFlightSyncs(t *testing.T) {
+	srv := gittest.NewServer(t)
+	r := srv.NewRepo("apps")
+	r.Commit(t, map[string]string{"a.yaml": "1"}, "v1")
+	cache, _ := newTestCache(t)
+	s := newCountingSyncer(cache)
+	s.gate = make(chan struct{}) // never opened: the sync ends only by cancellation
+	errs := make(chan error, 10)
+	clock := newFakeClock(gittest.Epoch)
+	p := NewPoller(s, func() []environments.Repository { return []environments.Repository{{URL: r.URL()}} },
+		PollerOptions{Now: clock.Now, After: clock.After}, nil,
+		func(_ environments.Repository, err error) { errs <- err })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Run(ctx) }()
+	<-s.entered
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := s.inFlight.Load(); n != 0 {
+		t.Errorf("Run returned with %d syncs in flight", n)
+	}
+	select {
+	case err := <-errs:
+		t.Errorf("a sync cancelled by shutdown was reported as a failure: %v", err)
+	default:
+	}
+}
