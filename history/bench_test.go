@@ -112,7 +112,7 @@ func (l latencies) report(b *testing.B) {
 // BenchmarkStore loads -history.n deploys into each store, reporting the load rate, then
 // measures inserts at that size and the queries the API, UI and sync make most:
 //
-//	go test -run '^$' -bench BenchmarkStore -benchtime 200x -history.n 1000000 ./history/
+//	go test -run '^$' -bench BenchmarkStore -benchtime 200x -timeout 2h ./history/ -history.n=1000000
 func BenchmarkStore(b *testing.B) {
 	for _, st := range stores {
 		if *benchStores != "" && *benchStores != st.name {

@@ -32,6 +32,8 @@ type dialect struct {
 	// nextDeployIDs is a query returning the next n deploy IDs (argument n), so Import can
 	// insert deploys with known IDs and then their statuses and objects in bulk.
 	nextDeployIDs string
+	// copyImport makes Import use PostgreSQL's COPY, several times faster than INSERTs.
+	copyImport bool
 }
 
 var sqliteDialect = dialect{
@@ -46,6 +48,7 @@ var postgresDialect = dialect{
 	eventLock:     `SELECT pg_advisory_xact_lock(7346001)`,
 	migrateLock:   `SELECT pg_advisory_xact_lock(7346000)`,
 	nextDeployIDs: `SELECT nextval(pg_get_serial_sequence('deploys', 'id')) FROM generate_series(1, ?)`,
+	copyImport:    true,
 }
 
 // rebind rewrites ? placeholders for the dialect. The queries in this package contain no
@@ -1026,6 +1029,13 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 		}
 		recs[i] = d
 	}
+	if s.d.copyImport {
+		ids, err := s.importCopy(ctx, recs, ds)
+		if err != nil {
+			return nil, fmt.Errorf("import %d deploys: %w", len(ds), err)
+		}
+		return ids, nil
+	}
 	ids := make([]int64, 0, len(ds))
 	err := s.withTx(ctx, true, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.d.rebind(s.d.nextDeployIDs), len(ds))
@@ -1093,27 +1103,8 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 		if err := s.insertObjects(ctx, tx, ids, objs); err != nil {
 			return err
 		}
-		type pair struct{ app, env string }
-		seen := map[pair]bool{}
-		const upsertAppEnvs = `INSERT INTO app_environments (app, environment, team) VALUES `
-		const onConflict = ` ON CONFLICT (app, environment) DO UPDATE SET team = excluded.team WHERE app_environments.team <> excluded.team`
-		// The newest deploy of a pair decides its team, as CreateDeploy's upsert would.
-		for i := len(recs) - 1; i >= 0; i-- {
-			p := pair{recs[i].App, recs[i].Environment}
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			args = append(args, p.app, p.env, recs[i].Team)
-			if len(args) >= 300*3 {
-				if _, err := tx.ExecContext(ctx, s.d.rebind(upsertAppEnvs+placeholders(len(args)/3, 3)+onConflict), args...); err != nil {
-					return fmt.Errorf("record app environments: %w", err)
-				}
-				args = args[:0]
-			}
-		}
-		if len(args) > 0 {
-			if _, err := tx.ExecContext(ctx, s.d.rebind(upsertAppEnvs+placeholders(len(args)/3, 3)+onConflict), args...); err != nil {
+		for _, u := range s.appEnvUpserts(recs) {
+			if _, err := tx.ExecContext(ctx, u.query, u.args...); err != nil {
 				return fmt.Errorf("record app environments: %w", err)
 			}
 		}
@@ -1123,4 +1114,43 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 		return nil, fmt.Errorf("import %d deploys: %w", len(ds), err)
 	}
 	return ids, nil
+}
+
+// statement is one SQL statement with its arguments, already rebound for the dialect.
+type statement struct {
+	query string
+	args  []any
+}
+
+// appEnvUpserts returns the statements that add the (app, environment) pairs of recs to the
+// catalog. The last deploy of a pair in recs decides its team, as CreateDeploy's upsert would.
+func (s *sqlStore) appEnvUpserts(recs []Deploy) []statement {
+	const (
+		insert     = `INSERT INTO app_environments (app, environment, team) VALUES `
+		onConflict = ` ON CONFLICT (app, environment) DO UPDATE SET team = excluded.team WHERE app_environments.team <> excluded.team`
+		rows       = 300
+	)
+	type pair struct{ app, env string }
+	seen := map[pair]bool{}
+	var out []statement
+	var args []any
+	flush := func() {
+		if len(args) > 0 {
+			out = append(out, statement{s.d.rebind(insert + placeholders(len(args)/3, 3) + onConflict), args})
+			args = nil
+		}
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		p := pair{recs[i].App, recs[i].Environment}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		args = append(args, p.app, p.env, recs[i].Team)
+		if len(args) >= rows*3 {
+			flush()
+		}
+	}
+	flush()
+	return out
 }

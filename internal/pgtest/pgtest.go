@@ -4,7 +4,8 @@
 // PostgreSQL implementation is tested against it instead of a fake.
 //
 // PostgreSQL refuses to run as root, so when the tests run as root the server runs as the
-// "postgres" system user (runuser -u postgres) in a directory that user owns.
+// "postgres" system user (as `runuser -u postgres` would, through the process credentials) in a
+// directory that user owns. The server dies with the test binary, even when that is killed.
 //
 // Typical use, one server per test package:
 //
@@ -36,8 +37,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,7 +65,8 @@ type Server struct {
 	User string
 
 	bin    string
-	asUser string // "postgres" when running as root, else ""
+	asUser string              // "postgres" when running as root, else ""
+	cred   *syscall.Credential // that user's IDs
 	cmd    *exec.Cmd
 	done   chan error
 	nextDB atomic.Int64
@@ -106,13 +108,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// command builds a command that runs as the server's user.
+// command builds a command that runs as the server's user. It is the Go equivalent of
+// `runuser -u postgres --`, and it asks the kernel to stop the process if the test binary dies
+// (a killed `go test`, a timeout), so no server outlives its tests.
 func (s *Server) command(name string, args ...string) *exec.Cmd {
-	path := filepath.Join(s.bin, name)
-	if s.asUser != "" {
-		return exec.Command("runuser", append([]string{"-u", s.asUser, "--", path}, args...)...)
+	cmd := exec.Command(filepath.Join(s.bin, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGQUIT}
+	if s.cred != nil {
+		cmd.SysProcAttr.Credential = s.cred
+		cmd.Env = append(os.Environ(), "HOME="+s.Dir, "USER="+s.asUser, "LOGNAME="+s.asUser)
 	}
-	return exec.Command(path, args...)
+	return cmd
 }
 
 // Start creates a cluster in a new temporary directory and starts a server on it, tuned for
@@ -133,6 +139,7 @@ func Start() (*Server, error) {
 		uid, _ = strconv.Atoi(u.Uid)
 		gid, _ = strconv.Atoi(u.Gid)
 		s.asUser = "postgres"
+		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
 	// A short base keeps the socket path under the 107-byte unix socket limit.
 	s.Dir, err = os.MkdirTemp("", "flyt-pg-")
@@ -267,18 +274,8 @@ func (s *Server) stopProcess() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	// SIGINT is PostgreSQL's "fast shutdown". runuser does not forward it, so signal the
-	// postmaster itself, whose PID heads postmaster.pid.
-	target := s.cmd.Process
-	if b, err := os.ReadFile(filepath.Join(s.Dir, "data", "postmaster.pid")); err == nil {
-		first, _, _ := strings.Cut(string(b), "\n")
-		if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil {
-			if p, err := os.FindProcess(pid); err == nil {
-				target = p
-			}
-		}
-	}
-	_ = target.Signal(os.Interrupt)
+	// SIGINT is PostgreSQL's "fast shutdown".
+	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-s.done:
 	case <-time.After(20 * time.Second):

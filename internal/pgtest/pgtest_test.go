@@ -1,8 +1,16 @@
 package pgtest
 
 import (
+	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -41,5 +49,64 @@ func TestServer(t *testing.T) {
 	}
 	if _, err := pgx.Connect(t.Context(), srv.DSN("postgres")); err == nil {
 		t.Error("server still accepts connections after Stop")
+	}
+}
+
+// orphanEnv makes the re-executed test binary start a server, print its directory, and wait
+// to be killed.
+const orphanEnv = "FLYT_PGTEST_ORPHAN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(orphanEnv) != "" {
+		srv, err := Start()
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println(srv.Dir)
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// TestServerDiesWithTestBinary SIGKILLs a test binary that started a server: the server must
+// not outlive it.
+func TestServerDiesWithTestBinary(t *testing.T) {
+	if Skip() {
+		t.Skip(SkipEnv + "=1")
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), orphanEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.HasPrefix(line, "error:") {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	dir := strings.TrimSpace(line)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pidFile, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(pidFile), "\n")
+	pid, err := strconv.Atoi(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("postmaster %d still runs 20s after its test binary was killed", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

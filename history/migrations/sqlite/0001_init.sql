@@ -30,8 +30,9 @@ CREATE TABLE deploys (
 	finished_at    INTEGER
 );
 
--- List: newest first overall, per team, per app(+environment), per environment.
+-- List: newest first overall, per team, per app, per app and environment, per environment.
 CREATE INDEX deploys_started ON deploys (started_at, id);
+CREATE INDEX deploys_app_started ON deploys (app, started_at, id);
 CREATE INDEX deploys_team_started ON deploys (team, started_at, id);
 CREATE INDEX deploys_app_env_started ON deploys (app, environment, started_at, id);
 CREATE INDEX deploys_env_started ON deploys (environment, started_at, id);
@@ -39,9 +40,8 @@ CREATE INDEX deploys_commit ON deploys (commit_sha);
 -- Last success, point in time, first success of a commit, lead time.
 CREATE INDEX deploys_success ON deploys (app, environment, finished_at, id) WHERE state = 'success';
 CREATE INDEX deploys_success_commit ON deploys (app, environment, commit_sha, finished_at) WHERE state = 'success';
--- MarkInterrupted and "what is running now".
+-- MarkInterrupted and "what is running now"; other state filters ride the indexes above.
 CREATE INDEX deploys_unfinished ON deploys (state) WHERE state IN ('queued', 'in_progress');
-CREATE INDEX deploys_state_started ON deploys (state, started_at, id);
 
 -- The append-only status log. seq is global and only grows (AUTOINCREMENT never reuses a
 -- value, even after pruning), so it is the event stream's event ID.
