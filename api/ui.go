@@ -57,7 +57,7 @@ func (u *ui) register(s *Server, mux *http.ServeMux) {
 	mux.HandleFunc("GET /apps/{app}", s.appPage)
 	mux.HandleFunc("GET /deploys/{id}", s.deployPage)
 	mux.HandleFunc("GET /dora", s.doraPage)
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Data: "There is no page at " + r.URL.Path + "."})
 	})
 }
