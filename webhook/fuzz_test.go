@@ -29,15 +29,18 @@ func FuzzReceiver(f *testing.F) {
 		}
 		event, _, _ := strings.Cut(filepath.Base(file), "-")
 		event = strings.TrimSuffix(event, ".json")
-		f.Add(body, sign(platformSecret, body), event, "application/json", false)
-		f.Add(body, sign(teamCSecret, body), event, "application/json", false)
-		f.Add(body, "sha256=00", event, "", false)
-		f.Add(body, "", event, "application/json", true)
+		f.Add(body, sign(platformSecret, body), event, "application/json", false, false)
+		f.Add(body, sign(teamCSecret, body), event, "application/json", false, false)
+		f.Add(body, "sha256=00", event, "", false, false)
+		f.Add(body, "", event, "application/json", true, false)
 	}
 	push, _ := os.ReadFile(filepath.Join("testdata", "github", "push-branch.json"))
 	form := []byte("payload=" + string(push))
-	f.Add(form, sign(platformSecret, form), "push", "application/x-www-form-urlencoded", false)
-	f.Add([]byte(`{"ref":"refs/heads/master","after":"x","repository":{"full_name":"Codertocat/Hello-World"}}`), "", "push", "application/json; charset=utf-8", true)
+	f.Add(form, sign(platformSecret, form), "push", "application/x-www-form-urlencoded", false, false)
+	f.Add([]byte(`{"ref":"refs/heads/master","after":"x","repository":{"full_name":"Codertocat/Hello-World"}}`), "", "push", "application/json; charset=utf-8", true, false)
+	generic := []byte(`{"repository": "Codertocat/Hello-World", "branch": "master", "commit": "` + pushedSHA + `"}`)
+	f.Add(generic, sign(teamASecret, generic), "", "application/json", false, true)
+	f.Add(generic, "", "", "application/json", true, true)
 
 	rec := &recorder{}
 	rc, err := NewReceiver(ReceiverOptions{Config: testConfig(), Enqueue: rec.enqueue, Log: discardLogger(), MaxBodyBytes: 1 << 20})
@@ -48,13 +51,18 @@ func FuzzReceiver(f *testing.F) {
 
 	// signBody makes the harness sign the (mutated) body with a valid secret, so that the
 	// fuzzer also explores everything behind the signature check.
-	f.Fuzz(func(t *testing.T, body []byte, sig, event, contentType string, signBody bool) {
+	// generic sends to /webhook/generic/team-a instead of GitHub's route.
+	f.Fuzz(func(t *testing.T, body []byte, sig, event, contentType string, signBody, generic bool) {
 		if signBody {
 			sig = sign(platformSecret, body)
 		}
 		before := len(rec.refreshes())
-		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/webhook/github", bytes.NewReader(body))
-		req.Header.Set(HeaderGitHubSignature256, sig)
+		path, header := "/webhook/github", HeaderGitHubSignature256
+		if generic {
+			path, header = "/webhook/generic/team-a", HeaderFlytSignature256
+		}
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set(header, sig)
 		req.Header.Set(HeaderGitHubEvent, event)
 		req.Header.Set("Content-Type", contentType)
 		w := httptest.NewRecorder()

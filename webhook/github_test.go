@@ -632,3 +632,15 @@ func TestReporterSkipsRepositoriesElsewhere(t *testing.T) {
 	default:
 	}
 }
+
+func TestReporterStartsOnce(t *testing.T) {
+	r := NewReporter(ReporterOptions{Log: discardLogger()})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatalf("first Start: %v", err)
+	}
+	if err := r.Start(ctx); !errors.Is(err, ErrReporterStarted) {
+		t.Errorf("second Start: err = %v, want ErrReporterStarted", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrQueueFull is given to OnGiveUp for an event dropped because the reporter's queue was full.
@@ -43,6 +44,7 @@ type Reporter struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	wake     chan struct{}
+	started  atomic.Bool
 
 	// Guards the fields below.
 	mu      sync.Mutex
@@ -104,9 +106,16 @@ func (r *Reporter) Report(ev DeployEvent) {
 	}
 }
 
+// ErrReporterStarted reports a second Start: one worker is what keeps each deploy's calls in order.
+var ErrReporterStarted = errors.New("reporter already started")
+
 // Start runs the worker until ctx is done; it matches controller-runtime's Runnable. Events
 // still queued then are not sent: the deploys themselves are recorded in history regardless.
+// A Reporter is started once.
 func (r *Reporter) Start(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return ErrReporterStarted
+	}
 	for {
 		dropped, ev, ok := r.next()
 		for _, d := range dropped {
