@@ -253,3 +253,8 @@ func decodeJSON[T any](t *testing.T, data []byte) T {
 }
 
 var errBoom = errors.New("database at postgres://flyt:hunter2@db/flyt is gone")
+
+const (
+	time1h = time.Hour
+	time1m = time.Minute
+)
