@@ -262,6 +262,21 @@ func TestGitHubRetries(t *testing.T) {
 			wantCalls: 3,
 		},
 		{
+			name: "a dropped connection is retried",
+			respond: func(n int, w http.ResponseWriter) bool {
+				if n == 1 {
+					conn, _, err := w.(http.Hijacker).Hijack()
+					if err != nil {
+						return false // the call then succeeds at once and the count check fails
+					}
+					conn.Close()
+					return true
+				}
+				return false
+			},
+			wantCalls: 2,
+		},
+		{
 			name: "429 waits as Retry-After says",
 			respond: func(n int, w http.ResponseWriter) bool {
 				if n == 1 {
