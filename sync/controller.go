@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -91,6 +92,8 @@ type Controller struct {
 	opts     Options
 	deployer *Deployer
 	queue    workqueue.TypedRateLimitingInterface[Key]
+	// active counts keys being reconciled right now.
+	active atomic.Int64
 
 	// Guards the fields below.
 	mu       gosync.Mutex
@@ -340,6 +343,20 @@ func (c *Controller) hold(k Key, h Held) {
 	c.mu.Unlock()
 }
 
+// Idle reports whether the controller has nothing queued or running (work waiting for a
+// window or a retry with backoff does not count).
+func (c *Controller) Idle() bool {
+	c.mu.Lock()
+	pending := 0
+	for k := range c.pending {
+		if _, held := c.held[k]; !held {
+			pending++
+		}
+	}
+	c.mu.Unlock()
+	return pending == 0 && c.queue.Len() == 0 && c.active.Load() == 0
+}
+
 // Held lists the automatic work waiting for a window, an unfreeze or an operator.
 func (c *Controller) Held() []Held {
 	c.mu.Lock()
@@ -414,6 +431,8 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	if shutdown {
 		return false
 	}
+	c.active.Add(1)
+	defer c.active.Add(-1)
 	defer c.queue.Done(k)
 	c.mu.Lock()
 	r := c.pending[k]

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/gittest"
 )
 
 func objectActions(d *history.DeployDetail) map[string]history.Action {
@@ -145,18 +146,28 @@ func TestVanishedRepositoryDeletesNothing(t *testing.T) {
 		return plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "keep"}, &dep) == nil
 	}
 
-	// Emptied: the revision has no apps. Removing every app of the team is held.
-	h.repo.Empty(t)
-	h.sync()
+	// A commit that removes the app folder: the repository no longer loads, so nothing can
+	// be known to be removed.
+	h.push(map[string]string{".nais/app.yaml": gittest.Deleted, "README.md": "moved elsewhere\n"}, "remove everything")
 	h.idle()
 	if !exists() {
-		t.Fatal("emptying the repository deleted the app")
+		t.Fatal("a repository without apps deleted the app")
 	}
-	if held := h.ctrl.Held(); len(held) != 1 || held[0].Key.App != "keep" {
+	// A commit that replaces the team's only app: removing all of a team's apps is held.
+	h.push(map[string]string{".nais/other.yaml": app("other", "registry.example/other:1")}, "replace keep with other")
+	h.idle()
+	if !exists() {
+		t.Fatal("a mass removal deleted the app")
+	}
+	if held := h.ctrl.Held(); len(held) != 1 || held[0].Key.App != "keep" || !strings.Contains(held[0].Reason, "removes 1 of team") {
 		t.Errorf("held = %+v, want the removal of keep held", held)
 	}
 
-	// Branch deleted, repository deleted: the sync fails and nothing changes.
+	// Emptied, branch deleted, repository deleted: the sync fails and nothing changes.
+	h.repo.Empty(t)
+	if _, _, err := h.cache.Sync(t.Context(), h.platform.Teams[0].Repositories[0]); err == nil {
+		t.Fatal("sync of an emptied repository succeeded")
+	}
 	h.repo.DeleteBranch(t)
 	if _, _, err := h.cache.Sync(t.Context(), h.platform.Teams[0].Repositories[0]); err == nil {
 		t.Fatal("sync of a deleted branch succeeded")

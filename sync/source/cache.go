@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -19,7 +20,13 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/go-logr/logr"
@@ -200,10 +207,24 @@ func (c *Cache) syncLocked(ctx context.Context, e *entry, repo environments.Repo
 	if err != nil {
 		return Revision{}, false, newError("sync", repo.URL, repo.Branch, ReasonOther, err)
 	}
-	head, err := lsRemote(ctx, repo, creds)
+
+	// One upload-pack session serves both the ls-remote and, only if the branch moved, the
+	// fetch: over HTTP that is one GET when nothing changed and one GET plus one POST when
+	// something did; over SSH one connection either way.
+	sess, err := uploadPackSession(repo, creds)
 	if err != nil {
 		return Revision{}, false, err
 	}
+	defer sess.Close()
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return Revision{}, false, newError("ls-remote", repo.URL, repo.Branch, "", err, creds.secrets...)
+	}
+	head, err := branchHead(adv, repo)
+	if err != nil {
+		return Revision{}, false, err
+	}
+
 	refName := plumbing.NewBranchReferenceName(repo.Branch)
 	var cached plumbing.Hash
 	if ref, err := r.Storer.Reference(refName); err == nil {
@@ -219,22 +240,16 @@ func (c *Cache) syncLocked(ctx context.Context, e *entry, repo environments.Repo
 		// commit): no fetch needed.
 		log.V(1).Info("branch moved to a cached commit", "commit", head.String())
 	} else {
-		n, err := c.fetch(ctx, e, r, repo, creds)
-		if err != nil {
-			return Revision{}, false, err
-		}
+		n, err := fetchCommit(ctx, sess, adv, r, head)
 		c.opts.Metrics.addBytes(n)
-		log.V(1).Info("fetched branch", "commit", head.String(), "bytes", n)
-	}
-	// Point the branch at the head ls-remote saw, which the fetch brought in (or which was
-	// cached): if the branch moved again in between, the next sync picks that up.
-	if _, err := r.CommitObject(head); err != nil {
-		// The branch moved between ls-remote and fetch; take what the fetch stored.
-		ref, rerr := r.Storer.Reference(refName)
-		if rerr != nil {
-			return Revision{}, false, newError("fetch", repo.URL, repo.Branch, ReasonOther, rerr)
+		if err != nil {
+			return Revision{}, false, newError("fetch", repo.URL, repo.Branch, "", err, creds.secrets...)
 		}
-		head = ref.Hash()
+		if _, err := r.CommitObject(head); err != nil {
+			return Revision{}, false, newError("fetch", repo.URL, repo.Branch, ReasonOther,
+				fmt.Errorf("the server's pack lacks commit %s: %w", head, err))
+		}
+		log.V(1).Info("fetched branch", "commit", head.String(), "bytes", n)
 	}
 	if err := r.Storer.SetReference(plumbing.NewHashReference(refName, head)); err != nil {
 		return Revision{}, false, newError("update cached ref", repo.URL, repo.Branch, ReasonOther, err)
@@ -243,37 +258,86 @@ func (c *Cache) syncLocked(ctx context.Context, e *entry, repo environments.Repo
 	return rev, err == nil, err
 }
 
-// fetch fetches repo's branch into r and returns the bytes of packfile received.
-func (c *Cache) fetch(ctx context.Context, e *entry, r *git.Repository, repo environments.Repository, creds credentials) (int64, error) {
-	before := packBytes(e.path)
-	remote := git.NewRemote(r.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{repo.URL}})
-	spec := config.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/heads/%[1]s", repo.Branch))
-	err := remote.FetchContext(ctx, &git.FetchOptions{
-		RefSpecs: []config.RefSpec{spec},
-		Auth:     creds.auth,
-		Tags:     git.NoTags,
-		Force:    true,
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		reason := Reason("")
-		if errors.Is(err, git.NoMatchingRefSpecError{}) {
-			reason = ReasonBranchNotFound
-		}
-		return 0, newError("fetch", repo.URL, repo.Branch, reason, err, creds.secrets...)
+// uploadPackSession opens a fetch session to repo's server.
+func uploadPackSession(repo environments.Repository, creds credentials) (transport.UploadPackSession, error) {
+	ep, err := transport.NewEndpoint(repo.URL)
+	if err != nil {
+		return nil, newError("connect", repo.URL, repo.Branch, ReasonConfig, err, creds.secrets...)
 	}
-	return packBytes(e.path) - before, nil
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return nil, newError("connect", repo.URL, repo.Branch, ReasonConfig, err, creds.secrets...)
+	}
+	sess, err := cl.NewUploadPackSession(ep, creds.auth)
+	if err != nil {
+		return nil, newError("connect", repo.URL, repo.Branch, "", err, creds.secrets...)
+	}
+	return sess, nil
 }
 
-// packBytes is the size of the packfiles in a bare repository: fetches add exactly one pack.
-func packBytes(dir string) int64 {
-	matches, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
-	var n int64
-	for _, m := range matches {
-		if fi, err := os.Stat(m); err == nil {
-			n += fi.Size()
+// branchHead finds repo's branch among the advertised references.
+func branchHead(adv *packp.AdvRefs, repo environments.Repository) (plumbing.Hash, error) {
+	refs, err := adv.AllReferences()
+	if err != nil {
+		return plumbing.ZeroHash, newError("ls-remote", repo.URL, repo.Branch, ReasonOther, err)
+	}
+	ref, err := refs.Reference(plumbing.NewBranchReferenceName(repo.Branch))
+	if err != nil || ref.Type() != plumbing.HashReference {
+		return plumbing.ZeroHash, newError("ls-remote", repo.URL, repo.Branch, ReasonBranchNotFound, ErrBranchNotFound)
+	}
+	return ref.Hash(), nil
+}
+
+// fetchCommit asks the server for head and everything it needs that the cache lacks, and
+// stores the received pack. It returns the bytes received. Haves are the tips of the cached
+// branches: go-git does not negotiate further, and team repositories are small.
+func fetchCommit(ctx context.Context, sess transport.UploadPackSession, adv *packp.AdvRefs, r *git.Repository, head plumbing.Hash) (int64, error) {
+	req := packp.NewUploadPackRequestFromCapabilities(adv.Capabilities)
+	if adv.Capabilities.Supports(capability.NoProgress) {
+		if err := req.Capabilities.Set(capability.NoProgress); err != nil {
+			return 0, fmt.Errorf("request no-progress: %w", err)
 		}
 	}
-	return n
+	req.Wants = []plumbing.Hash{head}
+	refs, err := r.Storer.IterReferences()
+	if err != nil {
+		return 0, fmt.Errorf("list cached refs: %w", err)
+	}
+	_ = refs.ForEach(func(ref *plumbing.Reference) error {
+		if ref.Type() == plumbing.HashReference && ref.Name().IsBranch() {
+			req.Haves = append(req.Haves, ref.Hash())
+		}
+		return nil
+	})
+	resp, err := sess.UploadPack(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("request pack: %w", err)
+	}
+	defer resp.Close()
+	counted := &countingReader{r: resp}
+	var rd io.Reader = counted
+	switch {
+	case req.Capabilities.Supports(capability.Sideband64k):
+		rd = sideband.NewDemuxer(sideband.Sideband64k, counted)
+	case req.Capabilities.Supports(capability.Sideband):
+		rd = sideband.NewDemuxer(sideband.Sideband, counted)
+	}
+	if err := packfile.UpdateObjectStorage(r.Storer, rd); err != nil {
+		return counted.n, fmt.Errorf("store pack: %w", err)
+	}
+	return counted.n, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func readRevision(r *git.Repository, h plumbing.Hash, repo environments.Repository) (Revision, error) {

@@ -117,8 +117,10 @@ func TestSyncFetchesOnlyWhenTheBranchMoved(t *testing.T) {
 	if diff := cmp.Diff(want, rev, cmp.Comparer(time.Time.Equal)); diff != "" {
 		t.Errorf("revision after commit (-want +got):\n%s", diff)
 	}
-	if got := repo.Stats().UploadPacks - after.UploadPacks; got != 1 {
-		t.Errorf("sync after commit made %d upload-pack requests, want 1", got)
+	// One session: the ref advertisement that showed the move also serves the fetch.
+	if got, want := repo.Stats(), after; got.UploadPacks-want.UploadPacks != 1 || got.InfoRefs-want.InfoRefs != 1 {
+		t.Errorf("sync after commit made %d upload-pack and %d info/refs requests, want 1 and 1",
+			got.UploadPacks-want.UploadPacks, got.InfoRefs-want.InfoRefs)
 	}
 
 	head, err := c.Head(t.Context(), src)
