@@ -113,30 +113,23 @@ type compiled struct {
 	byKey map[repoKey][]WatchedRepo
 	// byPath finds watched repositories by owner/name, for payloads that carry only a full name.
 	byPath map[string][]WatchedRepo
-	// teams is the set of team names that own a secret or a repository, for the generic receiver.
-	teams map[string]bool
 }
 
 func compile(cfg Config) (*compiled, error) {
 	c := &compiled{
 		byKey:  make(map[repoKey][]WatchedRepo),
 		byPath: make(map[string][]WatchedRepo),
-		teams:  make(map[string]bool),
 	}
 	for _, s := range cfg.Secrets {
 		if len(s.value) == 0 {
 			return nil, fmt.Errorf("secret of team %q: %w", s.Team, ErrEmptySecret)
 		}
 		c.secrets = append(c.secrets, s)
-		if s.Team != "" {
-			c.teams[s.Team] = true
-		}
 	}
 	for _, r := range cfg.Repos {
 		if r.Branch == "" {
 			r.Branch = DefaultBranch
 		}
-		c.teams[r.Team] = true
 		k, ok := normalizeRepoURL(r.URL)
 		if !ok {
 			// A local path or something unparseable: no webhook can name it; polling covers it.

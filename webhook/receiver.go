@@ -180,8 +180,13 @@ type verdict struct {
 	remember bool // keep the delivery ID as handled
 }
 
+// maxDeliveryID bounds a delivery ID kept, logged and echoed; GitHub's are 36-character GUIDs.
+const maxDeliveryID = 128
+
+func deliveryID(h http.Header, name string) string { return truncate(h.Get(name), maxDeliveryID) }
+
 func (rc *Receiver) serveGitHub(w http.ResponseWriter, r *http.Request) {
-	delivery := r.Header.Get(HeaderGitHubDelivery)
+	delivery := deliveryID(r.Header, HeaderGitHubDelivery)
 	v := rc.handle(r, handleSpec{
 		label:       githubEventLabel(r.Header.Get(HeaderGitHubEvent)),
 		sigHeader:   HeaderGitHubSignature256,
@@ -195,7 +200,7 @@ func (rc *Receiver) serveGitHub(w http.ResponseWriter, r *http.Request) {
 
 func (rc *Receiver) serveGeneric(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	delivery := r.Header.Get(HeaderFlytDelivery)
+	delivery := deliveryID(r.Header, HeaderFlytDelivery)
 	v := rc.handle(r, handleSpec{
 		label:     eventLabelGeneric,
 		sigHeader: HeaderFlytSignature256,
