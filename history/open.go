@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DefaultSQLitePath is where Open keeps the history when given an empty DSN: a file in the
@@ -113,9 +115,30 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	r.SetMaxIdleConns(sqliteReaders)
 	r.SetConnMaxIdleTime(0)
 	s := &sqlStore{w: w, r: r, d: sqliteDialect, name: path}
-	if err := s.migrate(ctx); err != nil {
+	// Several processes opening a new database at once (switching it to WAL, migrating) can
+	// get SQLITE_BUSY without the busy timeout applying; they retry for a while.
+	for attempt := 0; ; attempt++ {
+		err = s.migrate(ctx)
+		if err == nil {
+			break
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || attempt == 100 {
+			s.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			s.Close()
+			return nil, fmt.Errorf("open history store %s: %w", path, ctx.Err())
+		case <-time.After(time.Duration(10+attempt) * time.Millisecond):
+		}
+	}
+	// Refresh the planner's statistics where they are missing or stale, cheaply (SQLite's
+	// advice for long-lived connections); the query plans rely on them once tables are big.
+	if _, err := w.ExecContext(ctx, `PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002`); err != nil {
 		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("open history store %s: optimize: %w", path, err)
 	}
 	return s, nil
 }

@@ -117,3 +117,34 @@ func TestOpenSQLiteNeedsDirectory(t *testing.T) {
 		t.Fatal("Open in a missing directory succeeded")
 	}
 }
+
+// TestConcurrentOpen opens one new database from several goroutines at once, as replicas
+// starting together do: the migrations must run exactly once and every Open succeed.
+func TestConcurrentOpen(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dsn string) {
+		const n = 4
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				s, err := Open(t.Context(), dsn)
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		s := openStore(t, dsn)
+		var versions int
+		if err := s.(*sqlStore).r.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM schema_version`).Scan(&versions); err != nil {
+			t.Fatal(err)
+		}
+		if want := must(SchemaVersion(s.(*sqlStore).d.name)); versions != want {
+			t.Errorf("schema_version has %d rows, want %d", versions, want)
+		}
+	})
+}
