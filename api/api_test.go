@@ -166,7 +166,7 @@ func TestQueries(t *testing.T) {
 		{"environments", "/api/v1/environments", 200, func(t *testing.T, b []byte) {
 			want := []EnvironmentInfo{
 				{Name: "dev", Feeding: "branch main", Branch: "main"},
-				{Name: "prod", Feeding: "promoted from dev after 1h0m0s", PromoteFrom: "dev", Frozen: true, FrozenReason: "julebord"},
+				{Name: "prod", Feeding: "promoted from dev after 1h", PromoteFrom: "dev", Frozen: true, FrozenReason: "julebord"},
 			}
 			if diff := cmp.Diff(want, decodeJSON[[]EnvironmentInfo](t, b)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flyt-platform/flyt/environments"
@@ -327,7 +328,7 @@ func feeding(e *environments.Environment) string {
 	}
 	f := "promoted from " + e.PromoteFrom
 	if e.After.Duration > 0 {
-		f += " after " + e.After.Duration.String()
+		f += " after " + compactDuration(e.After.Duration)
 	}
 	if e.Auto {
 		f += " (auto)"
@@ -396,4 +397,16 @@ func (s *Server) environments(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// compactDuration prints d as Go does, without zero minutes and seconds: 1h, 1h30m, 45s.
+func compactDuration(d time.Duration) string {
+	s := d.String()
+	if d%time.Minute == 0 {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if d%time.Hour == 0 {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

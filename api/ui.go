@@ -301,6 +301,8 @@ type chart struct {
 	Bars          []bar
 	Max           int
 	Label         string
+	// First and Last label the first and last day under the chart.
+	First, Last string
 }
 
 // bar is one day: a success part stacked on a failure part.
@@ -333,6 +335,9 @@ func dayChart(days []history.DayCount) chart {
 			SuccessY: height - fh - sh, SuccessH: sh,
 			Title: fmt.Sprintf("%s: %d successful, %d failed", d.Day.UTC().Format("Mon 2 Jan"), d.Successes, d.Failures),
 		})
+	}
+	if len(days) > 0 {
+		c.First, c.Last = days[0].Day.UTC().Format("2 Jan"), days[len(days)-1].Day.UTC().Format("2 Jan")
 	}
 	c.Label = fmt.Sprintf("Deploys per day over %d days: %d in all, at most %d successful or failed on one day", len(days), total, c.Max)
 	return c

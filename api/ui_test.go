@@ -24,7 +24,7 @@ func TestUIPages(t *testing.T) {
 			`<table class="matrix" id="matrix">`,
 			`<a href="/apps/dp-behandling">dp-behandling</a>`,
 			`<span class="env">prod</span>`, `<span class="badge frozen" title="julebord">frozen</span>`,
-			"promoted from dev after 1h0m0s",
+			"promoted from dev after 1h",
 			// dp-behandling in dev runs b, the newest (c) failed 2 hours ago.
 			fmt.Sprintf(`href="/deploys/%d"`, f.ids["behandling-dev-c"]), `<span class="state bad">failure</span>`,
 			`<code class="sha">bbbbbbb</code>`, `→ ccccccc`, "2 h ago",
