@@ -389,34 +389,6 @@ func (r *renderer) foreignNamespace(ns string) string {
 	return fmt.Sprintf("namespace %q is not team %s's namespace in environment %s (%s); remove metadata.namespace or set it to %s", ns, r.env.Team, r.env.Name, r.env.Namespace, r.env.Namespace)
 }
 
-// toUnstructured converts a typed object and drops the fields the API server fills in
-// (creationTimestamp, status), so the output holds only what flyt means to own.
-func toUnstructured(o any) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-	if err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	dropNullTimestamps(m)
-	return &unstructured.Unstructured{Object: m}, nil
-}
-
-func dropNullTimestamps(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		if ts, ok := v["creationTimestamp"]; ok && ts == nil {
-			delete(v, "creationTimestamp")
-		}
-		for _, x := range v {
-			dropNullTimestamps(x)
-		}
-	case []any:
-		for _, x := range v {
-			dropNullTimestamps(x)
-		}
-	}
-}
-
 // config turns NAIS's `version: v1` / `kind: Config` into a ConfigMap with the same name and data.
 func (r *renderer) config(d *sourceDoc) []*unstructured.Unstructured {
 	name, _ := nestedString(d.value, "metadata", "name")

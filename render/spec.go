@@ -360,12 +360,12 @@ func decodeStrict(v any, out any, pos func(path []string, key bool) (file string
 		file, line, col := pos(u.path, true)
 		errs = append(errs, &Error{File: file, Line: line, Column: col, Path: joinPath(u.path), Msg: u.msg})
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := appendJSON(&buf, v); err != nil {
 		errs = append(errs, &Error{Msg: "cannot encode the document: " + err.Error(), Err: err})
 		return errs
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(&buf)
 	if err := dec.Decode(out); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
