@@ -30,6 +30,7 @@ type SchemaTooNewError struct {
 	Have, Know int
 }
 
+// Error says what to do about it, since operators read it in a crash-looping pod's log.
 func (e *SchemaTooNewError) Error() string {
 	return fmt.Sprintf("history database schema is version %d but this flyt knows up to %d; upgrade flyt or point it at another database", e.Have, e.Know)
 }

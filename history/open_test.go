@@ -82,7 +82,10 @@ func TestSchemaTooNew(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
-		// Reopening a database that is current is fine; one that is newer is refused.
+		if err := s.Ping(t.Context()); err == nil {
+			t.Error("Ping after Close succeeded")
+		}
+		// A database that is newer than this binary is refused.
 		_, err = Open(t.Context(), dsn)
 		var tooNew *SchemaTooNewError
 		if !errors.Is(err, ErrSchemaTooNew) || !errors.As(err, &tooNew) {
@@ -102,6 +105,9 @@ func TestSchemaTooNew(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	forEachStore(t, func(t *testing.T, dsn string) {
 		s := openStore(t, dsn)
+		if err := s.Ping(t.Context()); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
 		d := run(t, s, deploy("a", "team", "dev", 1, t0), StateSuccess)
 		s2 := openStore(t, dsn)
 		got := must(s2.Get(t.Context(), d.ID))

@@ -117,6 +117,19 @@ func (s *sqlStore) Close() error {
 	return nil
 }
 
+// Ping implements Store. It runs a query rather than database/sql's Ping so it also proves
+// the schema is there.
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosedStore
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_version`).Scan(&n); err != nil {
+		return fmt.Errorf("ping history store %s: %w", s.name, err)
+	}
+	return nil
+}
+
 // Times are stored as unix microseconds; the zero time as NULL.
 
 func micros(t time.Time) any {

@@ -111,6 +111,10 @@ type Store interface {
 	// state is taken from its last status. Statuses get new sequence numbers.
 	Import(ctx context.Context, ds []DeployDetail) ([]int64, error)
 
+	// Ping checks that the database answers, for readiness probes: a replica that cannot
+	// reach its history store cannot record deploys and should not take traffic.
+	Ping(ctx context.Context) error
+
 	// Close releases the database. The Store must not be used afterwards.
 	Close() error
 }
