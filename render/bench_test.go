@@ -98,3 +98,37 @@ func BenchmarkLoadAndRender(b *testing.B) {
 		}
 	}
 }
+
+// TestRenderConcurrently renders one loaded repository from several goroutines, as sync's
+// workers do for different environments; with -race this checks Render shares nothing
+// mutable, and every render must give the same digest.
+func TestRenderConcurrently(t *testing.T) {
+	repo, err := LoadRepo(typicalApp, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Environment{Name: "dev", Cluster: "dev", Team: "team-a", Namespace: "team-a",
+		Ingresses: ingressDomains("intern.dev.example.no"), Integrations: []string{"azure"},
+		Image: "registry.example/{{team}}/{{app}}:{{commit}}"}
+	digests := make([]string, 8)
+	done := make(chan struct{})
+	for i := range digests {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			res, err := Render(repo, "typical", &env, Vars{Commit: "abc"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			digests[i] = res.Digest
+		}()
+	}
+	for range digests {
+		<-done
+	}
+	for i, d := range digests {
+		if d == "" || d != digests[0] {
+			t.Errorf("render %d: digest %q, want %q", i, d, digests[0])
+		}
+	}
+}
