@@ -32,6 +32,7 @@ func newRootCommand() *cobra.Command {
 		newVersionCommand(),
 		newRenderCommand(),
 		newValidateCommand(),
+		newHistoryCommand(), newStatusCommand(), newPromoteCommand(), newRollbackCommand(), newDeployCommand(), newFreezeCommand(), newUnfreezeCommand(),
 	)
 	return root
 }
