@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -689,5 +687,3 @@ func DecodeVars(file string, data []byte) (map[string]any, error) {
 	return out, nil
 }
 
-var _ = yaml.Node{}
-var _ = strconv.Itoa
