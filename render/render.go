@@ -686,4 +686,3 @@ func DecodeVars(file string, data []byte) (map[string]any, error) {
 	}
 	return out, nil
 }
-
