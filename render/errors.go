@@ -120,11 +120,15 @@ var strictCodes = map[WarningCode]bool{UndefinedVariable: true, UnsupportedInteg
 // Warning is a problem that does not stop a render: the output is still well defined, but
 // the team probably did not mean it.
 type Warning struct {
+	// File, Line, Column and Path locate the cause as in Error.
 	File         string
 	Line, Column int
 	Path         string
-	Code         WarningCode
-	Msg          string
+	// Code classifies the warning; strict mode turns undefined variables and unsupported
+	// integrations into errors.
+	Code WarningCode
+	// Msg says what is probably wrong and how to fix it.
+	Msg string
 }
 
 // String formats the warning as "file:line:col: path: message".

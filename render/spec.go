@@ -22,42 +22,68 @@ const (
 // Application is a NAIS Application manifest (nais.io/v1alpha1), the unit a team deploys. The
 // field names and meanings follow NAIS so that existing team repositories work unchanged.
 type Application struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   ObjectMeta `json:"metadata"`
-	Spec       AppSpec    `json:"spec"`
+	// APIVersion is nais.io/v1alpha1 and Kind is Application; documents with other values are
+	// not Applications and are handled as raw objects.
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Metadata names the app; its name is the name of every generated object.
+	Metadata ObjectMeta `json:"metadata"`
+	// Spec is what the team asks for.
+	Spec AppSpec `json:"spec"`
 }
 
 // ObjectMeta is the part of Kubernetes metadata a team may set on an Application.
 type ObjectMeta struct {
-	Name        string            `json:"name"`
-	Namespace   string            `json:"namespace,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
+	// Name is the app's name.
+	Name string `json:"name"`
+	// Namespace, when set, must be the team's namespace in the environment; NAIS manifests
+	// carry it, flyt only checks it.
+	Namespace string `json:"namespace,omitempty"`
+	// Labels are copied to every generated object (app and team are always set by flyt).
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations are accepted for compatibility and not copied.
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // AppSpec is what the team asks for. Zero values mean "NAIS's default" (see defaults.go).
 type AppSpec struct {
-	Image                         string        `json:"image,omitempty"`
-	Port                          int32         `json:"port,omitempty"`
-	Command                       []string      `json:"command,omitempty"`
-	Env                           []EnvVar      `json:"env,omitempty"`
-	EnvFrom                       []EnvFrom     `json:"envFrom,omitempty"`
-	FilesFrom                     []FilesFrom   `json:"filesFrom,omitempty"`
-	Liveness                      *Probe        `json:"liveness,omitempty"`
-	Readiness                     *Probe        `json:"readiness,omitempty"`
-	Startup                       *Probe        `json:"startup,omitempty"`
-	Replicas                      *Replicas     `json:"replicas,omitempty"`
-	Resources                     *Resources    `json:"resources,omitempty"`
-	Strategy                      *Strategy     `json:"strategy,omitempty"`
-	Prometheus                    *Prometheus   `json:"prometheus,omitempty"`
-	Ingresses                     []string      `json:"ingresses,omitempty"`
-	Service                       *Service      `json:"service,omitempty"`
-	AccessPolicy                  *AccessPolicy `json:"accessPolicy,omitempty"`
-	PreStopHook                   *PreStopHook  `json:"preStopHook,omitempty"`
-	TerminationGracePeriodSeconds *int64        `json:"terminationGracePeriodSeconds,omitempty"`
-	SkipCABundle                  bool          `json:"skipCaBundle,omitempty"`
-	TTL                           string        `json:"ttl,omitempty"`
+	// Image is the container image; empty means the {{image}} variable (the image pattern).
+	Image string `json:"image,omitempty"`
+	// Port the app listens on (default 8080); the container port is named http.
+	Port int32 `json:"port,omitempty"`
+	// Command replaces the image's entrypoint.
+	Command []string `json:"command,omitempty"`
+	// Env comes after the platform variables (NAIS_APP_NAME …).
+	Env []EnvVar `json:"env,omitempty"`
+	// EnvFrom imports whole Secrets or ConfigMaps as variables.
+	EnvFrom []EnvFrom `json:"envFrom,omitempty"`
+	// FilesFrom mounts Secrets, ConfigMaps, emptyDirs and volume claims.
+	FilesFrom []FilesFrom `json:"filesFrom,omitempty"`
+	// Liveness, Readiness and Startup are HTTP probes; unset means none.
+	Liveness  *Probe `json:"liveness,omitempty"`
+	Readiness *Probe `json:"readiness,omitempty"`
+	Startup   *Probe `json:"startup,omitempty"`
+	// Replicas default to 2–4, scaled at 50 % CPU.
+	Replicas *Replicas `json:"replicas,omitempty"`
+	// Resources default to requests 200m/256Mi and a 512Mi memory limit.
+	Resources *Resources `json:"resources,omitempty"`
+	// Strategy defaults to a rolling update that never goes below the wanted replicas.
+	Strategy *Strategy `json:"strategy,omitempty"`
+	// Prometheus adds scrape annotations to the pods.
+	Prometheus *Prometheus `json:"prometheus,omitempty"`
+	// Ingresses are https:// URLs; each host must be under a domain of the environment.
+	Ingresses []string `json:"ingresses,omitempty"`
+	// Service sets the Service's port (default 80) and protocol (default http).
+	Service *Service `json:"service,omitempty"`
+	// AccessPolicy becomes the app's NetworkPolicy.
+	AccessPolicy *AccessPolicy `json:"accessPolicy,omitempty"`
+	// PreStopHook replaces the default 5 s sleep before the container is stopped.
+	PreStopHook *PreStopHook `json:"preStopHook,omitempty"`
+	// TerminationGracePeriodSeconds defaults to 30.
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	// SkipCABundle and TTL are NAIS settings flyt accepts and does not act on.
+	SkipCABundle bool   `json:"skipCaBundle,omitempty"`
+	TTL          string `json:"ttl,omitempty"`
 
 	// Integrations: operators outside flyt act on these. flyt checks only that the environment
 	// supports each one used; their contents are not interpreted.
