@@ -131,7 +131,7 @@ func matrixTable(tw *tabwriter.Writer, cur []history.Current, envs []api.Environ
 }
 
 // cell is one matrix cell: "bbbbbbb" when the newest deploy is the running one, else
-// "bbbbbbb → ccccccc failure".
+// "bbbbbbb -> ccccccc failure".
 func cell(c history.Current) string {
 	if c.LastSuccess != nil && c.Latest != nil && c.LastSuccess.ID == c.Latest.ID {
 		return shortSHA(c.LastSuccess.Commit)
@@ -143,5 +143,5 @@ func cell(c history.Current) string {
 	if c.Latest == nil {
 		return running
 	}
-	return fmt.Sprintf("%s → %s %s", running, shortSHA(c.Latest.Commit), c.Latest.State)
+	return fmt.Sprintf("%s -> %s %s", running, shortSHA(c.Latest.Commit), c.Latest.State)
 }
