@@ -17,11 +17,7 @@ const eventBatch = 500
 // stream starts now. The store is polled, so every replica can serve the stream.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming is not supported by this connection")
-		return
-	}
+	rc := http.NewResponseController(w)
 	var after int64
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -38,6 +34,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
+	// The server's WriteTimeout (and ReadTimeout) bound whole responses; a stream lives as long
+	// as its client, so it lifts both deadlines.
+	_ = rc.SetReadDeadline(time.Time{}) // not every connection supports deadlines; then none is set
+	_ = rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -46,7 +46,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
 		return
 	}
-	flusher.Flush()
+	if err := rc.Flush(); err != nil {
+		return // streaming is not supported by this connection, or the client went away
+	}
 
 	poll := time.NewTicker(s.opts.EventPoll)
 	defer poll.Stop()
@@ -72,7 +74,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			after = ev.Seq
 		}
 		if len(evs) > 0 {
-			flusher.Flush()
+			_ = rc.Flush() // a failed flush shows up as a failed write next
 			heartbeat.Reset(s.opts.Heartbeat)
 		}
 		if len(evs) == eventBatch {
@@ -86,7 +88,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return
 			}
-			flusher.Flush()
+			_ = rc.Flush() // a failed flush shows up as a failed write next
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,8 +159,14 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// TestEventsHeartbeat checks that an idle stream sends heartbeat comments, and that it
+// outlives the server's read and write timeouts.
 func TestEventsHeartbeat(t *testing.T) {
-	srv := serve(t, Options{Store: openStore(t), EventPoll: time.Hour, Heartbeat: 30 * time.Millisecond})
+	srv := httptest.NewUnstartedServer(NewServer(Options{Store: openStore(t), EventPoll: time.Hour, Heartbeat: 300 * time.Millisecond}).Handler())
+	srv.Config.ReadTimeout = 50 * time.Millisecond
+	srv.Config.WriteTimeout = 50 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
 	stream := openStream(t, srv.URL+"/api/v1/events", "")
 	done := make(chan struct{})
 	go func() {
