@@ -122,7 +122,8 @@ func (d *Deployer) Deploy(ctx context.Context, cluster *Cluster, t Target, res *
 	if err != nil {
 		return nil, fmt.Errorf("record deploy of %s to %s: %w", t.App, t.Environment, err)
 	}
-	log := logr.FromContextOrDiscard(ctx).WithValues("deploy", id, "app", t.App, "team", t.Team, "environment", t.Environment)
+	// The caller's logger already names the app, team and environment.
+	log := logr.FromContextOrDiscard(ctx).WithValues("deploy", id)
 	ctx = logr.NewContext(ctx, log)
 	start := d.now()
 	d.notify(*rec, history.StateQueued, "")

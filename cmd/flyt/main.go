@@ -33,6 +33,7 @@ func newRootCommand() *cobra.Command {
 		newRenderCommand(),
 		newValidateCommand(),
 		newHistoryCommand(), newStatusCommand(), newPromoteCommand(), newRollbackCommand(), newDeployCommand(), newFreezeCommand(), newUnfreezeCommand(),
+		newServeCommand(),
 	)
 	return root
 }

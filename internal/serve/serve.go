@@ -1,0 +1,366 @@
+// Package serve wires flyt's parts into the long-running controller process (`flyt serve`):
+// the platform config (reloaded on change), the history store, the Git poller and the sync
+// controller, inbound webhooks, outbound GitHub statuses and notifications, the HTTP API and
+// web UI, metrics and health endpoints.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/flyt-platform/flyt/api"
+	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/history"
+	flytsync "github.com/flyt-platform/flyt/sync"
+	"github.com/flyt-platform/flyt/sync/source"
+	"github.com/flyt-platform/flyt/webhook"
+)
+
+// Options configure a server. Only ConfigFile is required; the rest override platform.yaml.
+type Options struct {
+	// ConfigFile is the platform config.
+	ConfigFile string
+	// Listen overrides server.listen.
+	Listen string
+	// HistoryDSN overrides server.historyDSN.
+	HistoryDSN string
+	// Workers overrides server.workers.
+	Workers int
+	// Log receives JSON logs. Default: slog JSON on stderr.
+	Log *slog.Logger
+	// ShutdownTimeout bounds how long in-flight deploys may take to finish at shutdown; after
+	// it they are recorded inactive. Default 30s.
+	ShutdownTimeout time.Duration
+	// Ready, when set, is called with the address the server listens on once it serves.
+	Ready func(addr string)
+}
+
+// Run runs flyt until ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
+	s := &server{opts: opts, log: log, clusters: map[string]*clusterEntry{}}
+
+	watcher, err := environments.NewWatcher(opts.ConfigFile, s.configChanged, log)
+	if err != nil {
+		return err
+	}
+	s.watcher = watcher
+	p := watcher.Current()
+
+	dataDir := p.Server.DataDir
+	if dataDir == "" {
+		dataDir = "flyt-data"
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	dsn := firstNonEmpty(opts.HistoryDSN, p.Server.HistoryDSN, filepath.Join(dataDir, "history.db"))
+	store, err := history.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("open history: %w", err)
+	}
+	defer store.Close()
+	s.store = store
+
+	// Metrics: flyt's own beside controller-runtime's registry, which already carries the Go
+	// runtime, process, workqueue and client-go request metrics.
+	reg := ctrlmetrics.Registry
+	syncMetrics := flytsync.NewMetrics(reg)
+	gitMetrics := source.NewMetrics(reg)
+	hookMetrics, err := webhook.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register webhook metrics: %w", err)
+	}
+
+	externalURL := p.Server.ExternalURL
+	listen := firstNonEmpty(opts.Listen, p.Server.Listen, ":8080")
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	// The config's external URL defaults to one built from server.listen; when --listen moved
+	// the server, follow it.
+	if externalURL == "" || (opts.Listen != "" && externalURL == "http://"+hostPortString(p.Server.Listen)) {
+		externalURL = "http://" + hostPort(ln.Addr())
+	}
+
+	// Outbound reporting.
+	s.notifier = webhook.NewNotifier(webhook.NotifierOptions{Targets: webhook.NotifyTargets(p), ExternalURL: externalURL, Metrics: hookMetrics})
+	var gh *webhook.GitHub
+	if tokens, err := webhook.TokenSourceFromPlatform(p.Server.GitHub, webhook.AppTokenOptions{}); err == nil {
+		gh, err = webhook.NewGitHub(webhook.GitHubOptions{APIURL: p.Server.GitHub.APIURL, Token: tokens, ExternalURL: externalURL,
+			CommitStatuses: p.Server.GitHub.CommitStatuses, Metrics: hookMetrics})
+		if err != nil {
+			return fmt.Errorf("github reporting: %w", err)
+		}
+	} else if !errors.Is(err, webhook.ErrNoGitHubAuth) {
+		return fmt.Errorf("github auth: %w", err)
+	}
+	reporter := webhook.NewReporter(webhook.ReporterOptions{GitHub: gh, Notifier: s.notifier, Log: log, Metrics: hookMetrics,
+		OnGiveUp: func(ev webhook.DeployEvent, err error) {
+			log.Warn("gave up reporting a deploy", "deploy", ev.DeployID, "app", ev.App, "team", ev.Team, "environment", ev.Environment, "state", ev.State, "error", err)
+		}})
+
+	// Sync.
+	workers := opts.Workers
+	if workers == 0 {
+		workers = p.Server.Workers
+	}
+	s.cache = source.NewCache(filepath.Join(dataDir, "git"), source.Options{Metrics: gitMetrics})
+	s.ctrl = flytsync.NewController(flytsync.Options{
+		Platform: watcher.Current,
+		Store:    store,
+		Cache:    s.cache,
+		Cluster:  s.cluster,
+		Workers:  workers,
+		Metrics:  syncMetrics,
+		Log:      logr.FromSlogHandler(log.Handler()),
+		OnDeploy: func(d history.Deploy) { reporter.Report(deployEvent(d, s.watcher.Current())) },
+	})
+	s.poller = source.NewPoller(s.cache, s.repositories, source.PollerOptions{Interval: p.Server.PollInterval.Duration, Metrics: gitMetrics},
+		s.ctrl.RepositoryChanged,
+		func(repo environments.Repository, err error) {
+			log.Warn("repository sync failed", "repository", repo.URL, "error", err)
+		})
+
+	// Inbound webhooks.
+	hookCfg, err := webhook.ConfigFromPlatform(p)
+	if err != nil {
+		return fmt.Errorf("webhook config: %w", err)
+	}
+	s.receiver, err = webhook.NewReceiver(webhook.ReceiverOptions{Config: hookCfg, Enqueue: s.refresh, Log: log, Metrics: hookMetrics})
+	if err != nil {
+		return err
+	}
+
+	apiServer := api.NewServer(api.Options{Store: store, Operator: s.ctrl, Platform: watcher.Current, Log: log, ExternalURL: externalURL})
+	mux := http.NewServeMux()
+	mux.Handle("/webhook/", s.receiver)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", apiServer.Handler())
+	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+
+	var wg gosync.WaitGroup
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 4)
+	wg.Go(func() {
+		if err := httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("serve HTTP: %w", err)
+		}
+	})
+	wg.Go(func() { _ = reporter.Start(runCtx) })
+	wg.Go(func() { _ = watcher.Run(runCtx, 5*time.Second) })
+
+	// The controller and the poller run in a context of their own so that shutdown can give
+	// in-flight deploys a bounded time to finish.
+	ctrlCtx, ctrlCancel := context.WithCancel(context.WithoutCancel(runCtx))
+	defer ctrlCancel()
+	reconcile := func(ctx context.Context) {
+		var rg gosync.WaitGroup
+		rg.Go(func() {
+			if err := s.ctrl.Run(ctx); err != nil {
+				errs <- err
+			}
+		})
+		rg.Go(func() { _ = s.poller.Run(ctx) })
+		s.setReady(true)
+		rg.Wait()
+	}
+	ctrlDone := make(chan struct{})
+	go func() {
+		defer close(ctrlDone)
+		reconcile(ctrlCtx)
+	}()
+	log.Info("flyt serving", "address", ln.Addr().String(), "externalURL", externalURL, "history", history.RedactDSN(dsn), "environments", len(p.Environments), "teams", len(p.Teams))
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	log.Info("shutting down")
+	s.setReady(false)
+	shutdown := opts.ShutdownTimeout
+	if shutdown <= 0 {
+		shutdown = 30 * time.Second
+	}
+	// Stop taking work, let running deploys finish within the bound, then cut them off: a
+	// deploy cut off records itself inactive.
+	ctrlCancel()
+	select {
+	case <-ctrlDone:
+	case <-time.After(shutdown):
+		log.Warn("in-flight deploys did not finish in time; they are recorded inactive at the next start")
+	}
+	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer shCancel()
+	_ = httpServer.Shutdown(shCtx)
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+// server holds the running parts.
+type server struct {
+	opts     Options
+	log      *slog.Logger
+	watcher  *environments.Watcher
+	store    history.Store
+	cache    *source.Cache
+	ctrl     *flytsync.Controller
+	poller   *source.Poller
+	receiver *webhook.Receiver
+	notifier *webhook.Notifier
+
+	// Guards the fields below.
+	mu       gosync.Mutex
+	clusters map[string]*clusterEntry
+	ready    bool
+}
+
+type clusterEntry struct {
+	key     string // what the connection was built from; a change rebuilds it
+	cluster *flytsync.Cluster
+}
+
+// cluster returns the connection of an environment, built on first use and rebuilt when the
+// environment's cluster settings change.
+func (s *server) cluster(env string) (*flytsync.Cluster, error) {
+	e := s.watcher.Current().Environment(env)
+	if e == nil {
+		return nil, fmt.Errorf("%w: %q", flytsync.ErrUnknownEnvironment, env)
+	}
+	key := fmt.Sprintf("%s|%s|%v|%s", e.Cluster.Kubeconfig, e.Cluster.Context, e.Cluster.InCluster, e.Cluster.Name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clusters[env]; ok && c.key == key {
+		return c.cluster, nil
+	}
+	cfg, err := e.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	name := e.Cluster.Name
+	if name == "" {
+		name = e.Name
+	}
+	c, err := flytsync.NewCluster(env, name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.clusters[env] = &clusterEntry{key: key, cluster: c}
+	return c, nil
+}
+
+// repositories lists every team repository of the current config, for the poller.
+func (s *server) repositories() []environments.Repository {
+	var out []environments.Repository
+	for _, t := range s.watcher.Current().Teams {
+		out = append(out, t.Repositories...)
+	}
+	return out
+}
+
+// refresh is the webhook receiver's enqueue: it never blocks.
+func (s *server) refresh(_ context.Context, r webhook.Refresh) error {
+	s.ctrl.Pushed(r.Repository, r.Pusher)
+	s.poller.Refresh(r.Repository)
+	return nil
+}
+
+// configChanged applies a reloaded platform config to the parts that keep a copy of it.
+func (s *server) configChanged(p *environments.Platform) {
+	cfg, err := webhook.ConfigFromPlatform(p)
+	if err != nil {
+		s.log.Error("reloaded platform config has unusable webhook secrets; keeping the old ones", "error", err)
+	} else if err := s.receiver.SetConfig(cfg); err != nil {
+		s.log.Error("apply reloaded webhook config", "error", err)
+	}
+	s.notifier.SetTargets(webhook.NotifyTargets(p))
+	s.log.Info("platform config reloaded", "environments", len(p.Environments), "teams", len(p.Teams))
+	s.poller.Refresh("") // pick up new repositories at once
+}
+
+func (s *server) setReady(v bool) {
+	s.mu.Lock()
+	s.ready = v
+	s.mu.Unlock()
+}
+
+// readyz answers 200 once the server takes work, with the config error if the last reload
+// failed (the old config still runs, so it stays ready).
+func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	ready := s.ready
+	s.mu.Unlock()
+	if !ready {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	msg := "ok\n"
+	if err := s.watcher.LastError(); err != nil {
+		msg = "ok (last platform config reload failed, old config in force: " + err.Error() + ")\n"
+	}
+	_, _ = w.Write([]byte(msg))
+}
+
+// deployEvent turns a deploy state change into what the outbound reporter sends.
+func deployEvent(d history.Deploy, p *environments.Platform) webhook.DeployEvent {
+	production := len(p.Environments) > 0 && p.Environments[len(p.Environments)-1].Name == d.Environment
+	t := d.FinishedAt
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return webhook.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: d.Repository,
+		Commit: d.Commit, State: webhook.State(d.State), Message: d.Message, Production: production, Time: t}
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// hostPort makes a listen address usable in a URL: an unspecified host becomes localhost.
+func hostPort(a net.Addr) string { return hostPortString(a.String()) }
+
+func hostPortString(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + port
+}
