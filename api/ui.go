@@ -69,7 +69,10 @@ type page struct {
 	Nav  string
 	Now  time.Time
 	Base string
-	Data any
+	// Refresh reloads the page every so many seconds when set: pages that show work in
+	// progress stay current without JavaScript.
+	Refresh int
+	Data    any
 }
 
 // render executes a page into a buffer first, so a template error becomes a clean 500.
@@ -172,7 +175,7 @@ func (s *Server) matrixPage(w http.ResponseWriter, r *http.Request) {
 	for _, a := range order {
 		d.Rows = append(d.Rows, *rows[a])
 	}
-	s.render(w, r, http.StatusOK, "matrix", page{Title: "Applications", Nav: "matrix", Data: d})
+	s.render(w, r, http.StatusOK, "matrix", page{Title: "Applications", Nav: "matrix", Refresh: 30, Data: d})
 }
 
 type appData struct {
@@ -219,7 +222,11 @@ func (s *Server) deployPage(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "deploy", page{Title: fmt.Sprintf("Deploy #%d: %s in %s", d.ID, d.App, d.Environment), Nav: "matrix", Data: d})
+	p := page{Title: fmt.Sprintf("Deploy #%d: %s in %s", d.ID, d.App, d.Environment), Nav: "matrix", Data: d}
+	if !d.State.Terminal() {
+		p.Refresh = 5
+	}
+	s.render(w, r, http.StatusOK, "deploy", p)
 }
 
 // doraTeam is one team's figures on the DORA page.

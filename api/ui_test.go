@@ -29,7 +29,10 @@ func TestUIPages(t *testing.T) {
 			fmt.Sprintf(`href="/deploys/%d"`, f.ids["behandling-dev-c"]), `<span class="state bad">failure</span>`,
 			`<code class="sha">bbbbbbb</code>`, `→ ccccccc`, "2 h ago",
 			`<span class="state busy">in progress</span>`,
-			`<link rel="stylesheet" href="/static/flyt.css">`,
+			`<link rel="stylesheet" href="/static/flyt.css">`, `<meta http-equiv="refresh" content="30">`,
+		}},
+		{name: "a deploy in progress refreshes", path: fmt.Sprintf("/deploys/%d", f.ids["tiltak-dev-e"]), status: 200, want: []string{
+			`<meta http-equiv="refresh" content="5">`, `<span class="state big busy" id="deploy-state">in progress</span>`,
 		}},
 		{name: "matrix of one team", path: "/?team=tiltak", status: 200, want: []string{"tiltaksgjennomforing", `<option value="tiltak" selected>`},
 			absent: []string{`href="/apps/dp-behandling"`}},
@@ -42,7 +45,7 @@ func TestUIPages(t *testing.T) {
 		{name: "one deploy", path: fmt.Sprintf("/deploys/%d", f.ids["behandling-dev-c"]), status: 200, want: []string{
 			"Deploy #" + fmt.Sprint(f.ids["behandling-dev-c"]), sha('c'), "crash loop", "push by ola", `id="status-log"`, "No objects recorded.",
 			"ghcr.io/navikt/dp-behandling:ccccccc",
-		}},
+		}, absent: []string{`http-equiv="refresh"`}},
 		{name: "deploy objects", path: fmt.Sprintf("/deploys/%d", f.ids["behandling-dev-a"]), status: 200, want: []string{
 			"<td>Deployment.apps</td>", "<code>dp-behandling-config</code>", "Took</dt><dd>2 min",
 		}},
