@@ -170,9 +170,9 @@ func available(t *testing.T, plane *controlplane.Plane, ns, name string) *appsv1
 func pushPayload(repoURL, before, after string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"ref": "refs/heads/main", "before": before, "after": after, "created": false, "deleted": false,
-		"repository": map[string]any{"full_name": "team-a/apps", "clone_url": repoURL, "html_url": repoURL},
-		"pusher":     map[string]any{"name": "alice"},
-		"sender":     map[string]any{"login": "alice"},
+		"repository":  map[string]any{"full_name": "team-a/apps", "clone_url": repoURL, "html_url": repoURL},
+		"pusher":      map[string]any{"name": "alice"},
+		"sender":      map[string]any{"login": "alice"},
 		"head_commit": map[string]any{"id": after},
 	})
 	return b
