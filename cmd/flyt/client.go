@@ -182,8 +182,11 @@ func tableTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04")
 }
 
-// isRefusal reports whether err is a policy refusal answered by the server.
-func isRefusal(err error) bool {
+// refusal returns the server's answer when err is a policy refusal (409 with a reason).
+func refusal(err error) (*apiError, bool) {
 	var ae *apiError
-	return errors.As(err, &ae) && ae.status == http.StatusConflict && ae.body.Reason != ""
+	if errors.As(err, &ae) && ae.status == http.StatusConflict && ae.body.Reason != "" {
+		return ae, true
+	}
+	return nil, false
 }

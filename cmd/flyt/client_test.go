@@ -367,14 +367,18 @@ func TestOperatorCommands(t *testing.T) {
 	e := startServer(t)
 
 	// Refused: the reason and detail are printed and flyt exits 1.
-	_, _, code, err := e.run(t, "promote", "dp-behandling", "--to", "prod")
+	_, errOut, code, err := e.run(t, "promote", "dp-behandling", "--to", "prod")
 	if code != 1 || err == nil {
 		t.Fatalf("refused promotion exited %d", code)
 	}
-	for _, w := range []string{"refused (NotSoaked)", "20m0s of the required 1h0m0s", "possible from 2026-11-20T12:40:00Z"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("refusal %q lacks %q", err, w)
-		}
+	wantRefusal := "promotion of dp-behandling to prod refused (NotSoaked): it has run in dev for 20m0s of the required 1h0m0s\n" +
+		"possible from 2026-11-20T12:40:00Z\n" +
+		"--force overrides the refusal; it is recorded with who (--as) and why (--reason)\n"
+	if diff := cmp.Diff(wantRefusal, errOut); diff != "" {
+		t.Errorf("refusal on stderr (-want +got):\n%s", diff)
+	}
+	if _, err := e.store.Desired(t.Context(), "dp-behandling", "prod"); !errors.Is(err, history.ErrNotFound) {
+		t.Errorf("a refused promotion recorded a desired revision: %v", err)
 	}
 
 	out, _, code, err := e.run(t, "promote", "dp-behandling", "--to", "prod", "--force", "--reason", "security fix", "--as", "alice")

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flyt-platform/flyt/api"
 	"github.com/flyt-platform/flyt/history"
 	flytsync "github.com/flyt-platform/flyt/sync"
 )
@@ -33,6 +35,10 @@ the command exits 1. --force overrides every refusal and is recorded with who an
 			req.App = args[0]
 			var d history.DesiredRevision
 			if err := co.client().do(cmd.Context(), "POST", "/promote", nil, req, &d); err != nil {
+				if ae, ok := refusal(err); ok {
+					printRefusal(cmd, req, ae.body)
+					return &exitError{code: 1}
+				}
 				return fmt.Errorf("promote %s to %s: %w", req.App, req.To, err)
 			}
 			return printDesired(cmd, out, "promoted", d)
@@ -46,6 +52,16 @@ the command exits 1. --force overrides every refusal and is recorded with who an
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why, for the history")
 	_ = cmd.MarkFlagRequired("to") // the flag exists
 	return cmd
+}
+
+// printRefusal tells why a promotion was refused, when it may work, and how to override it.
+func printRefusal(cmd *cobra.Command, req flytsync.PromoteRequest, b api.ErrorBody) {
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "promotion of %s to %s refused (%s): %s\n", req.App, req.To, b.Reason, b.Detail)
+	if !b.Until.IsZero() {
+		fmt.Fprintf(w, "possible from %s\n", b.Until.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintln(w, "--force overrides the refusal; it is recorded with who (--as) and why (--reason)")
 }
 
 // printDesired reports a new desired revision.
