@@ -323,6 +323,26 @@ func TestActions(t *testing.T) {
 		}
 	})
 
+	t.Run("wrong method", func(t *testing.T) {
+		srv := serve(t, Options{Store: f.store, Operator: newFakeOperator()})
+		req, err := http.NewRequestWithContext(t.Context(), "DELETE", srv.URL+"/api/v1/deploys", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("DELETE /api/v1/deploys = %d, Allow %q, %s; want a JSON 405 allowing GET", resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"))
+		}
+		status, body := call(t, "GET", srv.URL+"/api/v1/environments/prod/freeze", "")
+		if status != http.StatusMethodNotAllowed || !strings.Contains(string(body), "use POST, DELETE") {
+			t.Errorf("GET freeze = %d %s", status, body)
+		}
+	})
+
 	t.Run("replica without operator", func(t *testing.T) {
 		srv := serve(t, Options{Store: f.store})
 		for _, rt := range apiRoutes {

@@ -132,9 +132,23 @@ var apiRoutes = []route{
 // Handler returns the server's routes: /api/v1/…, the UI pages and their stylesheet.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	var paths []string
 	for _, rt := range apiRoutes {
 		h := rt.handler
 		mux.HandleFunc(rt.method+" "+apiPrefix+rt.path, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
+		if _, ok := allowed[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// A known path asked with another method gets a JSON 405 naming the methods it has.
+	for _, p := range paths {
+		methods := strings.Join(allowed[p], ", ")
+		mux.HandleFunc(apiPrefix+p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+methods)
+		})
 	}
 	mux.HandleFunc(apiPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flyt-platform/flyt/history"
+	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 //go:embed ui/templates/*.html ui/static/*
@@ -106,6 +107,8 @@ type matrixCell struct {
 	Env     string
 	Running *history.Deploy
 	Latest  *history.Deploy
+	// Held is automatic work waiting here (for a window, an unfreeze or an operator).
+	Held *flytsync.Held
 }
 
 // matrixRow is one app of the matrix.
@@ -157,6 +160,7 @@ func (s *Server) matrixPage(w http.ResponseWriter, r *http.Request) {
 		h.FrozenReason, h.Frozen = frozen[n]
 		d.Envs = append(d.Envs, h)
 	}
+	held := s.heldByKey()
 	rows := map[string]*matrixRow{}
 	var order []string
 	for _, c := range all {
@@ -170,7 +174,11 @@ func (s *Server) matrixPage(w http.ResponseWriter, r *http.Request) {
 			order = append(order, c.App)
 		}
 		i := slices.Index(names, c.Environment)
-		row.Cells[i] = &matrixCell{Env: c.Environment, Running: c.LastSuccess, Latest: c.Latest}
+		cell := &matrixCell{Env: c.Environment, Running: c.LastSuccess, Latest: c.Latest}
+		if h, ok := held[flytsync.Key{App: c.App, Environment: c.Environment}]; ok {
+			cell.Held = &h
+		}
+		row.Cells[i] = cell
 	}
 	for _, a := range order {
 		d.Rows = append(d.Rows, *rows[a])

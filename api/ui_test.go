@@ -6,12 +6,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 func TestUIPages(t *testing.T) {
 	f := seed(t)
 	op := newFakeOperator()
 	op.frozen["prod"] = "julebord"
+	op.held = []flytsync.Held{{Key: flytsync.Key{App: "dp-behandling", Environment: "prod"}, Commit: sha('b'), Trigger: "auto-promotion", Reason: "the environment is frozen: julebord"}}
 	srv := serve(t, Options{Store: f.store, Operator: op})
 	tests := []struct {
 		name   string
@@ -29,6 +32,7 @@ func TestUIPages(t *testing.T) {
 			fmt.Sprintf(`href="/deploys/%d"`, f.ids["behandling-dev-c"]), `<span class="state bad">failure</span>`,
 			`<code class="sha">bbbbbbb</code>`, `→ ccccccc`, "2 h ago",
 			`<span class="state busy">in progress</span>`,
+			`<span class="badge frozen">held</span> bbbbbbb: the environment is frozen: julebord`,
 			`<link rel="stylesheet" href="/static/flyt.css">`, `<meta http-equiv="refresh" content="30">`,
 		}},
 		{name: "a deploy in progress refreshes", path: fmt.Sprintf("/deploys/%d", f.ids["tiltak-dev-e"]), status: 200, want: []string{
