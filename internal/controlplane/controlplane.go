@@ -312,21 +312,6 @@ func (p *Plane) waitNodesReady(ctx context.Context, want int) error {
 	}
 }
 
-// StopAPIServer stops kube-apiserver (etcd and the rest keep running), to test how flyt behaves
-// when a cluster becomes unreachable. StartAPIServer brings it back on the same address.
-func (p *Plane) StopAPIServer() error {
-	return p.env.ControlPlane.GetAPIServer().Stop()
-}
-
-// StartAPIServer restarts a kube-apiserver stopped with StopAPIServer.
-func (p *Plane) StartAPIServer() error {
-	if err := p.env.ControlPlane.GetAPIServer().Start(); err != nil {
-		return fmt.Errorf("restart kube-apiserver: %w", err)
-	}
-	p.trackChildren()
-	return nil
-}
-
 // Stop stops every process the plane started and removes its scratch folder. It is safe to
 // call more than once.
 func (p *Plane) Stop() error {

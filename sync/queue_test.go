@@ -1,0 +1,263 @@
+package sync
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/gittest"
+)
+
+func TestDenyWindowHoldsPushAndReleasesIt(t *testing.T) {
+	oslo, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The clock runs at real speed from two seconds before the window ends, so the hold
+	// releases itself through the queue's own timer.
+	windowEnd := time.Date(2026, 11, 23, 11, 0, 0, 0, oslo)
+	offset := windowEnd.Add(-2 * time.Second).Sub(time.Now())
+	h := newHarness(t, func(p *environments.Platform) {
+		p.Environments[0].Windows = []environments.Window{{Action: "deny", Days: []string{"Mon"}, Start: "09:00", End: "11:00", TimeZone: "Europe/Oslo"}}
+	})
+	h.now = func() time.Time { return time.Now().Add(offset) }
+
+	sha := h.push(map[string]string{".nais/app.yaml": app("windowed", "registry.example/windowed:1")}, "during the freeze")
+	deadline := time.Now().Add(time.Second)
+	var held []Held
+	for time.Now().Before(deadline) && len(held) == 0 {
+		held = h.ctrl.Held()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(held) != 1 || held[0].Commit != sha || !held[0].Until.Equal(windowEnd) {
+		t.Fatalf("held = %+v, want the push held until %s", held, windowEnd)
+	}
+	if n := len(h.deploys("windowed", "dev")); n != 0 {
+		t.Fatalf("%d deploys ran inside the deny window", n)
+	}
+	d := h.waitDeploy("windowed", "dev", sha)
+	if d.State != history.StateSuccess || d.StartedAt.Before(windowEnd) {
+		t.Errorf("released deploy %s started %s; want success after %s", d.State, d.StartedAt, windowEnd)
+	}
+	if held := h.ctrl.Held(); len(held) != 0 {
+		t.Errorf("still held after release: %+v", held)
+	}
+}
+
+func TestFreezeHoldsUntilUnfreeze(t *testing.T) {
+	h := newHarness(t)
+	h.ctrl.Freeze("dev", "incident 42")
+	sha := h.push(map[string]string{".nais/app.yaml": app("frozen", "registry.example/frozen:1")}, "while frozen")
+	h.idle()
+	held := h.ctrl.Held()
+	if len(held) != 1 || !strings.Contains(held[0].Reason, "incident 42") {
+		t.Fatalf("held = %+v, want the push held with the freeze reason", held)
+	}
+	h.ctrl.Unfreeze("dev")
+	if d := h.waitDeploy("frozen", "dev", sha); d.State != history.StateSuccess {
+		t.Fatalf("deploy after unfreeze: %s %s", d.State, d.Message)
+	}
+}
+
+func TestAPIServerDownIsAnErrorThenRecovers(t *testing.T) {
+	// flyt reaches this environment's API server through a proxy the test can cut, as a
+	// network partition or a stopped API server would.
+	proxy := newTCPProxy(t, plane.RESTConfig().Host)
+	h := newHarness(t)
+	cfg := plane.RESTConfig()
+	cfg.Host = "https://" + proxy.addr
+	cluster, err := NewCluster("dev", "behind-proxy", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cluster = cluster
+
+	proxy.down()
+	sha := h.push(map[string]string{".nais/app.yaml": app("resilient", "registry.example/resilient:1")}, "while the cluster is unreachable")
+	deadline := time.Now().Add(time.Minute)
+	var first []history.Deploy
+	for time.Now().Before(deadline) {
+		first = h.deploys("resilient", "dev")
+		if len(first) > 0 && first[len(first)-1].State.Terminal() {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(first) == 0 || first[len(first)-1].State != history.StateError {
+		t.Fatalf("deploys while the API server is unreachable = %+v, want an error", first)
+	}
+	proxy.up()
+	// The key is retried with backoff until it succeeds.
+	deadline = time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		ds := h.deploys("resilient", "dev")
+		if len(ds) > 0 && ds[0].State == history.StateSuccess && ds[0].Commit == sha {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("never recovered: %+v", h.deploys("resilient", "dev"))
+}
+
+// tcpProxy forwards a local port to target until down is called; up listens again on the
+// same port.
+type tcpProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+
+	mu    gosync.Mutex
+	ln    net.Listener
+	conns []net.Conn
+}
+
+func newTCPProxy(t *testing.T, targetURL string) *tcpProxy {
+	u, err := url.Parse(targetURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{t: t, target: u.Host}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(b, c); b.Close() }()
+			go func() { _, _ = io.Copy(c, b); c.Close() }()
+		}
+	}()
+}
+
+// down closes the listener and every open connection.
+func (p *tcpProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *tcpProxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+func TestBurstOfPushesCoalesces(t *testing.T) {
+	h := newHarness(t)
+	const apps, pushes = 5, 50
+	var shas []string
+	for i := range pushes {
+		files := map[string]string{}
+		for a := range apps {
+			files[fmt.Sprintf(".nais/app%d.yaml", a)] = app(fmt.Sprintf("burst%d", a), fmt.Sprintf("registry.example/burst:%d", i))
+		}
+		shas = append(shas, h.repo.Commit(t, files, fmt.Sprintf("push %d", i)))
+	}
+	repo := h.platform.Teams[0].Repositories[0]
+	if _, _, err := h.cache.Sync(t.Context(), repo); err != nil {
+		t.Fatal(err)
+	}
+	// Fifty push notifications, one per revision, as fast as they come.
+	for _, sha := range shas {
+		rev, err := h.cache.Revision(t.Context(), repo, sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.ctrl.RepositoryChanged(t.Context(), repo, rev)
+	}
+	h.idle()
+	last := shas[len(shas)-1]
+	for a := range apps {
+		name := fmt.Sprintf("burst%d", a)
+		ds := h.deploys(name, "dev")
+		if len(ds) == 0 || len(ds) > 2 {
+			t.Errorf("%s: %d deploys for %d pushes, want 1 or 2", name, len(ds), pushes)
+			continue
+		}
+		if ds[0].Commit != last || ds[0].State != history.StateSuccess {
+			t.Errorf("%s: newest deploy %s at %s, want success at the newest revision", name, ds[0].State, shortSHA(ds[0].Commit))
+		}
+	}
+}
+
+func TestHundredAppsAcrossTenRepositoriesConverge(t *testing.T) {
+	h := newHarness(t)
+	srv := gittest.NewServer(t)
+	repos := []environments.Repository{h.platform.Teams[0].Repositories[0]}
+	gitRepos := []*gittest.Repo{h.repo}
+	for i := 1; i < 10; i++ {
+		r := srv.NewRepo(fmt.Sprintf("apps%d", i))
+		gitRepos = append(gitRepos, r)
+		repos = append(repos, environments.Repository{URL: r.URL(), Branch: "main"})
+	}
+	h.platform.Teams[0].Repositories = repos
+	for i, r := range gitRepos {
+		files := map[string]string{}
+		for a := range 10 {
+			name := fmt.Sprintf("r%da%d", i, a)
+			files[".nais/"+name+".yaml"] = app(name, "registry.example/"+name+":1")
+		}
+		r.Commit(t, files, "ten apps")
+	}
+	for _, repo := range repos {
+		rev, _, err := h.cache.Sync(t.Context(), repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.ctrl.RepositoryChanged(t.Context(), repo, rev)
+	}
+	h.idle()
+	cur, err := h.store.Current(t.Context(), history.Filter{Environment: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for _, c := range cur {
+		if c.Latest != nil && c.Latest.State == history.StateSuccess {
+			ok++
+		} else if c.Latest != nil {
+			t.Errorf("%s: %s %s", c.App, c.Latest.State, c.Latest.Message)
+		}
+	}
+	if ok != 100 {
+		t.Errorf("%d of 100 apps converged", ok)
+	}
+}
