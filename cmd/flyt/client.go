@@ -35,8 +35,8 @@ func (o *clientOptions) bindFlags(cmd *cobra.Command) {
 	if server == "" {
 		server = defaultServer
 	}
-	cmd.Flags().StringVar(&o.server, "server", server, "address of the flyt server (default $FLYT_SERVER or "+defaultServer+")")
-	cmd.Flags().StringVar(&o.as, "as", os.Getenv("USER"), "who you are, sent as "+api.UserHeader+" (default $USER); an authenticating proxy in front of flyt may replace it")
+	cmd.Flags().StringVar(&o.server, "server", server, "address of the flyt server ($FLYT_SERVER sets the default)")
+	cmd.Flags().StringVar(&o.as, "as", os.Getenv("USER"), "who you are, sent as "+api.UserHeader+" ($USER sets the default); an authenticating proxy in front of flyt may replace it")
 }
 
 // client returns an API client for the flags given.
