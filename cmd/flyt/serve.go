@@ -13,6 +13,8 @@ import (
 func newServeCommand() *cobra.Command {
 	var opts serve.Options
 	var logLevel string
+	var leaderElect bool
+	var le serve.LeaderElection
 	cmd := &cobra.Command{
 		Use:   "serve --config platform.yaml",
 		Short: "Run the flyt controller: watch repositories, deploy, serve the API, UI, webhooks and metrics",
@@ -20,7 +22,13 @@ func newServeCommand() *cobra.Command {
 changes to the environments they feed, records every deploy in the history store, and serves
 the HTTP API (/api/v1), the web UI (/), webhooks (/webhook/github), /metrics, /healthz and
 /readyz. Logs are JSON on stderr. The platform config is reloaded when it changes; a bad new
-version is reported and the old one stays in force.`,
+version is reported and the old one stays in force.
+
+With --leader-elect, several replicas share the platform: they elect a leader through a
+Kubernetes Lease, only the leader polls Git and deploys, and every replica serves the API, UI,
+webhooks and metrics (a follower forwards webhooks and operator actions to the leader). The
+replicas must share a PostgreSQL history store (--history postgres://…); SQLite is for a single
+replica. A leader that loses its Lease exits, so that its restart follows the new leader.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -28,6 +36,9 @@ version is reported and the old one stays in force.`,
 				return err
 			}
 			opts.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if leaderElect {
+				opts.LeaderElection = &le
+			}
 			return serve.Run(cmd.Context(), opts)
 		},
 	}
@@ -38,5 +49,13 @@ version is reported and the old one stays in force.`,
 	f.IntVar(&opts.Workers, "workers", 0, "deploys running at once (overrides server.workers)")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight deploys may finish at shutdown")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&leaderElect, "leader-elect", false, "elect a leader among replicas through a Kubernetes Lease; only the leader reconciles (needs a PostgreSQL history)")
+	f.StringVar(&le.Namespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's own namespace)")
+	f.StringVar(&le.Kubeconfig, "leader-election-kubeconfig", "", "kubeconfig of the cluster holding the Lease (default: in-cluster service account)")
+	f.StringVar(&le.Name, "leader-election-name", serve.DefaultLeaseName, "name of the Lease")
+	f.StringVar(&le.Identity, "advertise-url", "", "this replica's base URL as the other replicas reach it, e.g. http://$(POD_IP):8080; its identity in the Lease (required with --leader-elect)")
+	f.DurationVar(&le.LeaseDuration, "leader-election-lease-duration", serve.DefaultLeaseDuration, "how long followers wait after the leader's last renewal before taking over")
+	f.DurationVar(&le.RenewDeadline, "leader-election-renew-deadline", serve.DefaultRenewDeadline, "how long the leader retries renewing before it gives up (and exits)")
+	f.DurationVar(&le.RetryPeriod, "leader-election-retry-period", serve.DefaultRetryPeriod, "how often the leader renews and followers try to acquire")
 	return cmd
 }

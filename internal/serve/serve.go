@@ -47,6 +47,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Ready, when set, is called with the address the server listens on once it serves.
 	Ready func(addr string)
+	// LeaderElection, when set, lets several replicas share the platform: only the elected
+	// leader reconciles, and Run returns ErrLeadershipLost if it loses the Lease. Nil runs a
+	// single replica that always reconciles.
+	LeaderElection *LeaderElection
 }
 
 // Run runs flyt until ctx ends.
@@ -79,6 +83,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer store.Close()
 	s.store = store
+
+	if opts.LeaderElection != nil {
+		if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+			log.Warn("leader election with a SQLite history store: each replica keeps a history of its own; run a single replica, or use PostgreSQL (--history postgres://…)")
+		}
+		if s.elector, err = newElector(*opts.LeaderElection, log); err != nil {
+			return err
+		}
+	}
 
 	// Metrics: flyt's own beside controller-runtime's registry, which already carries the Go
 	// runtime, process, workqueue and client-go request metrics.
@@ -157,7 +170,8 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", apiServer.Handler())
+	mux.HandleFunc("POST "+refreshPath, s.serveRefresh)
+	mux.Handle("/", s.leaderOnly(apiServer.Handler()))
 	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 
 	var wg gosync.WaitGroup
@@ -188,10 +202,34 @@ func Run(ctx context.Context, opts Options) error {
 		rg.Wait()
 	}
 	ctrlDone := make(chan struct{})
-	go func() {
-		defer close(ctrlDone)
-		reconcile(ctrlCtx)
-	}()
+	// Without leader election this replica reconciles at once. With it, every replica serves
+	// at once and only the leader reconciles; its term starts with Controller.Run, which marks
+	// the deploys a dead leader left in flight inactive, and the poller's first sync queues
+	// every app again.
+	var electionStopped <-chan struct{}
+	electCtx, electCancel := context.WithCancel(context.WithoutCancel(runCtx))
+	defer electCancel()
+	if s.elector == nil {
+		go func() {
+			defer close(ctrlDone)
+			reconcile(ctrlCtx)
+		}()
+	} else {
+		s.setReady(true)
+		electionStopped = s.elector.stopped
+		go s.elector.run(electCtx)
+		go func() {
+			defer close(ctrlDone)
+			select {
+			case <-s.elector.elected:
+			case <-ctrlCtx.Done():
+				return
+			}
+			if ctrlCtx.Err() == nil {
+				reconcile(ctrlCtx)
+			}
+		}()
+	}
 	log.Info("flyt serving", "address", ln.Addr().String(), "externalURL", externalURL, "history", history.RedactDSN(dsn), "environments", len(p.Environments), "teams", len(p.Teams))
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
@@ -201,6 +239,11 @@ func Run(ctx context.Context, opts Options) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-errs:
+	case <-electionStopped:
+		// The election loop only ends by itself when this replica lost the leadership it
+		// had. Stop reconciling at once: another replica may already be at it.
+		runErr = ErrLeadershipLost
+		log.Error("lost the leader lease; stopping so that a fresh start follows the new leader", "lease", s.elector.cfg.Namespace+"/"+s.elector.cfg.Name)
 	}
 	log.Info("shutting down")
 	s.setReady(false)
@@ -211,10 +254,26 @@ func Run(ctx context.Context, opts Options) error {
 	// Stop taking work, let running deploys finish within the bound, then cut them off: a
 	// deploy cut off records itself inactive.
 	ctrlCancel()
+	ctrlStopped := true
 	select {
 	case <-ctrlDone:
 	case <-time.After(shutdown):
+		ctrlStopped = false
 		log.Warn("in-flight deploys did not finish in time; they are recorded inactive at the next start")
+	}
+	if s.elector != nil {
+		wasLeader := s.elector.leading()
+		electCancel()
+		<-s.elector.stopped
+		// Hand the Lease over at once after a clean stop; otherwise let it expire, so that no
+		// new leader starts while this one's deploys may still be running.
+		if wasLeader && ctrlStopped && runErr == nil {
+			if err := s.elector.release(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("release the leader lease; the next leader waits for it to expire", "error", err)
+			} else {
+				log.Info("released the leader lease")
+			}
+		}
 	}
 	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer shCancel()
@@ -235,6 +294,8 @@ type server struct {
 	poller   *source.Poller
 	receiver *webhook.Receiver
 	notifier *webhook.Notifier
+	// elector is nil without leader election.
+	elector *elector
 
 	// Guards the fields below.
 	mu       gosync.Mutex
@@ -285,11 +346,21 @@ func (s *server) repositories() []environments.Repository {
 	return out
 }
 
-// refresh is the webhook receiver's enqueue: it never blocks.
-func (s *server) refresh(_ context.Context, r webhook.Refresh) error {
+// refresh is the webhook receiver's enqueue. On the leader (or a single replica) it never
+// blocks; a follower forwards the refresh to the leader within a few seconds, or fails so
+// that the receiver answers 503.
+func (s *server) refresh(ctx context.Context, r webhook.Refresh) error {
+	if s.elector != nil && !s.elector.leading() {
+		return s.forwardRefresh(ctx, r)
+	}
+	s.enqueueLocal(r)
+	return nil
+}
+
+// enqueueLocal hands a refresh to this replica's poller and controller.
+func (s *server) enqueueLocal(r webhook.Refresh) {
 	s.ctrl.Pushed(r.Repository, r.Pusher)
 	s.poller.Refresh(r.Repository)
-	return nil
 }
 
 // configChanged applies a reloaded platform config to the parts that keep a copy of it.
