@@ -42,6 +42,26 @@ func TestServer(t *testing.T) {
 			}
 			c.Close(t.Context())
 		}
+		before, err := srv.CPUTime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := pgx.Connect(t.Context(), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := c.QueryRow(t.Context(), "SELECT count(*) FROM generate_series(1, 5000000)").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		c.Close(t.Context())
+		after, err := srv.CPUTime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after <= before {
+			t.Errorf("server CPU time %.2fs after a busy query, %.2fs before: want it to grow", after, before)
+		}
 	})
 	srv.Stop()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
