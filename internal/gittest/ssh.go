@@ -41,6 +41,10 @@ type SSHServer struct {
 	ln          net.Listener
 	uploadPacks atomic.Int64
 	wg          sync.WaitGroup
+
+	// Guards the fields below.
+	mu    sync.Mutex
+	conns map[net.Conn]bool
 }
 
 // NewSSHServer starts an SSH server for s's repositories on a loopback port, with a fresh
@@ -56,7 +60,7 @@ func NewSSHServer(t testing.TB, s *Server) *SSHServer {
 	if err != nil {
 		t.Fatalf("listen for ssh: %v", err)
 	}
-	ss := &SSHServer{Addr: ln.Addr().String(), srv: s, ln: ln}
+	ss := &SSHServer{Addr: ln.Addr().String(), srv: s, ln: ln, conns: map[net.Conn]bool{}}
 	ss.KeyFile = writeKey(t, dir, "id_client", clientPub.priv)
 	_, otherPub := newKey(t)
 	ss.OtherKeyFile = writeKey(t, dir, "id_other", otherPub.priv)
@@ -81,15 +85,27 @@ func NewSSHServer(t testing.TB, s *Server) *SSHServer {
 			if err != nil {
 				return
 			}
+			ss.mu.Lock()
+			ss.conns[conn] = true
+			ss.mu.Unlock()
 			ss.wg.Add(1)
 			go func() {
 				defer ss.wg.Done()
 				ss.serveConn(conn, cfg)
+				ss.mu.Lock()
+				delete(ss.conns, conn)
+				ss.mu.Unlock()
 			}()
 		}
 	}()
 	t.Cleanup(func() {
+		// Close connections a client left open too, so that the test cannot hang here.
 		_ = ln.Close()
+		ss.mu.Lock()
+		for c := range ss.conns {
+			_ = c.Close()
+		}
+		ss.mu.Unlock()
 		ss.wg.Wait()
 	})
 	return ss

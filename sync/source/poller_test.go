@@ -132,6 +132,19 @@ func (s *countingSyncer) count(url string) int {
 	return s.calls[url]
 }
 
+// next receives from ch, failing the test at once if a sync error arrives first (a poller
+// test that waited for an event that a failure prevented would otherwise hang).
+func next[T any](t *testing.T, ch <-chan T, errs <-chan error) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case err := <-errs:
+		t.Fatalf("unexpected sync error: %v", err)
+		panic("unreachable")
+	}
+}
+
 type changeEvent struct {
 	url    string
 	commit string
@@ -164,13 +177,14 @@ func TestPollerBoundsConcurrency(t *testing.T) {
 	s := newCountingSyncer(cache)
 	s.gate = make(chan struct{})
 	changes := make(chan changeEvent, 100)
+	errs := make(chan error, 100)
 	clock := newFakeClock(gittest.Epoch)
 	p := NewPoller(s, func() []environments.Repository { return repos },
 		PollerOptions{Concurrency: 3, Now: clock.Now, After: clock.After},
 		func(_ context.Context, repo environments.Repository, rev Revision) {
 			changes <- changeEvent{repo.URL, rev.Commit}
 		},
-		func(repo environments.Repository, err error) { t.Errorf("sync %s: %v", repo.URL, err) })
+		func(_ environments.Repository, err error) { errs <- err })
 	startPoller(t, p)
 
 	// Let the syncs through one at a time; at no moment may more than 3 run.
@@ -180,7 +194,7 @@ func TestPollerBoundsConcurrency(t *testing.T) {
 	got := map[string]string{}
 	for range 10 {
 		s.gate <- struct{}{}
-		ev := <-changes
+		ev := next(t, changes, errs)
 		got[ev.url] = ev.commit
 		if n := s.inFlight.Load(); n > 3 {
 			t.Fatalf("%d syncs in flight, want at most 3", n)
@@ -210,6 +224,7 @@ func TestPollerBacksOffFailingRepository(t *testing.T) {
 	s := newCountingSyncer(NewCache(t.TempDir(), Options{Metrics: metrics}))
 	changes := make(chan changeEvent, 100)
 	errs := make(chan *PollError, 100)
+	otherErrs := make(chan error, 100)
 	t0 := gittest.Epoch
 	clock := newFakeClock(t0)
 	p := NewPoller(s, func() []environments.Repository { return repos },
@@ -221,6 +236,10 @@ func TestPollerBacksOffFailingRepository(t *testing.T) {
 			changes <- changeEvent{repo.URL, rev.Commit}
 		},
 		func(repo environments.Repository, err error) {
+			if repo.URL != brokenURL {
+				otherErrs <- err
+				return
+			}
 			var pe *PollError
 			if !errors.As(err, &pe) {
 				t.Errorf("onError got %T, want *PollError", err)
@@ -231,7 +250,7 @@ func TestPollerBacksOffFailingRepository(t *testing.T) {
 	startPoller(t, p)
 
 	for range 3 {
-		if ev := <-changes; ev.url == brokenURL {
+		if ev := next(t, changes, otherErrs); ev.url == brokenURL {
 			t.Fatalf("change reported for the broken repository")
 		}
 	}
@@ -256,7 +275,7 @@ func TestPollerBacksOffFailingRepository(t *testing.T) {
 		}
 		clock.advanceTo(at)
 	}
-	if ev := <-changes; ev.url != brokenURL {
+	if ev := next(t, changes, otherErrs); ev.url != brokenURL {
 		t.Fatalf("after the repository appeared, change for %s, want %s", ev.url, brokenURL)
 	}
 	if got := s.count(brokenURL); got != 5 {
@@ -295,21 +314,23 @@ func TestPollerRefresh(t *testing.T) {
 	s := newCountingSyncer(cache)
 	s.gate = make(chan struct{})
 	changes := make(chan changeEvent, 100)
+	errs := make(chan error, 100)
 	clock := newFakeClock(gittest.Epoch)
 	p := NewPoller(s, func() []environments.Repository { return repos },
 		PollerOptions{Now: clock.Now, After: clock.After},
 		func(_ context.Context, repo environments.Repository, rev Revision) {
 			changes <- changeEvent{repo.URL, rev.Commit}
-		}, nil)
+		},
+		func(_ environments.Repository, err error) { errs <- err })
 	startPoller(t, p)
 	for range 2 {
 		<-s.entered
 		s.gate <- struct{}{}
-		<-changes
+		next(t, changes, errs)
 	}
 
 	// A push, then a webhook: synced at once, without the clock moving.
-	next := a.Commit(t, map[string]string{"app.yaml": "2"}, "v2")
+	head := a.Commit(t, map[string]string{"app.yaml": "2"}, "v2")
 	p.Refresh(a.URL() + ".git") // the webhook's spelling
 	if got := <-s.entered; got != a.URL() {
 		t.Fatalf("refresh of a synced %s", got)
@@ -319,8 +340,8 @@ func TestPollerRefresh(t *testing.T) {
 		p.Refresh(a.URL())
 	}
 	s.gate <- struct{}{}
-	if ev := <-changes; ev != (changeEvent{a.URL(), next}) {
-		t.Fatalf("after refresh: %+v, want %s at %s", ev, a.URL(), next)
+	if ev := next(t, changes, errs); ev != (changeEvent{a.URL(), head}) {
+		t.Fatalf("after refresh: %+v, want %s at %s", ev, a.URL(), head)
 	}
 	if got := <-s.entered; got != a.URL() {
 		t.Fatalf("coalesced refresh synced %s, want %s", got, a.URL())
