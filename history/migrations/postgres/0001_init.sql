@@ -31,11 +31,13 @@ CREATE TABLE deploys (
 );
 
 -- List: newest first overall, per team, per app, per app and environment, per environment.
-CREATE INDEX deploys_started ON deploys (started_at, id);
-CREATE INDEX deploys_app_started ON deploys (app, started_at, id);
-CREATE INDEX deploys_team_started ON deploys (team, started_at, id);
+-- The trailing columns let a filter on them (team and environment, app and state …) be checked
+-- in the index, so only matching rows are read from the table.
+CREATE INDEX deploys_started ON deploys (started_at, id, state, trigger_kind);
+CREATE INDEX deploys_app_started ON deploys (app, started_at, id, environment, state);
+CREATE INDEX deploys_team_started ON deploys (team, started_at, id, environment, state);
 CREATE INDEX deploys_app_env_started ON deploys (app, environment, started_at, id);
-CREATE INDEX deploys_env_started ON deploys (environment, started_at, id);
+CREATE INDEX deploys_env_started ON deploys (environment, started_at, id, team, state);
 CREATE INDEX deploys_commit ON deploys (commit_sha);
 -- Last success, point in time, first success of a commit, lead time.
 CREATE INDEX deploys_success ON deploys (app, environment, finished_at, id) WHERE state = 'success';
