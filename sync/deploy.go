@@ -173,8 +173,20 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 	}
 	// The inventory is read before anything is written, so the prune below compares against
 	// the last success before this deploy.
+	var inventory []history.Object
 	prev, err := d.Store.LastSuccess(ctx, t.App, t.Environment)
-	if err != nil && !errors.Is(err, history.ErrNotFound) {
+	switch {
+	case err == nil:
+		inventory = prev.Objects
+	case errors.Is(err, history.ErrNotFound):
+		// No success on record: a first deploy, or a lost history store. The app's live
+		// objects, found by their owner labels, are the inventory.
+		if !p.NoPrune {
+			if inventory, err = liveInventory(ctx, cluster, t, p, objs); err != nil {
+				return &deployError{classify(err), "apply", fmt.Errorf("find live objects: %w", err)}
+			}
+		}
+	default:
 		return &deployError{history.StateError, "apply", fmt.Errorf("read inventory: %w", err)}
 	}
 
@@ -193,9 +205,9 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 		return err
 	}
 
-	if !p.NoPrune && prev != nil {
+	if !p.NoPrune && len(inventory) > 0 {
 		pruneStart := d.now()
-		pruned, err := d.prune(ctx, cluster, id, t, prev.Objects, objs)
+		pruned, err := d.prune(ctx, cluster, id, t, inventory, objs)
 		d.Metrics.observeStep("prune", d.now().Sub(pruneStart))
 		if err != nil {
 			return &deployError{classify(err), "prune", err}

@@ -34,6 +34,7 @@ func newRootCommand() *cobra.Command {
 		newValidateCommand(),
 		newHistoryCommand(), newStatusCommand(), newPromoteCommand(), newRollbackCommand(), newDeployCommand(), newFreezeCommand(), newUnfreezeCommand(),
 		newServeCommand(),
+		newDiffCommand(),
 	)
 	return root
 }

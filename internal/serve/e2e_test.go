@@ -291,6 +291,33 @@ teams:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// flyt diff against dev: no difference for the deployed revision (exit 0), a unified diff
+	// and exit 1 for a local change.
+	checkout := filepath.Join(dir, "checkout")
+	if out, err := exec.Command("git", "clone", "-q", repo.URL(), checkout).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v: %s", err, out)
+	}
+	diff := func() (string, int) {
+		cmd := exec.Command(flytBin, "diff", "hello", "--env", "dev", "--platform", config, checkout)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	if out, code := diff(); code != 0 {
+		t.Errorf("flyt diff of the deployed revision: exit %d, output:\n%s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(checkout, ".nais", "app.yaml"), []byte(manifest("3")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := diff(); code != 1 || !strings.Contains(out, "Deployment/team-a/hello configured") || !strings.Contains(out, "+        image: registry.example/hello:3") {
+		t.Errorf("flyt diff of a change: exit %d, output:\n%s", code, out)
+	}
+
 	// Logs are JSON, and lines about a deploy carry its identity.
 	var sawDeployLine bool
 	for _, line := range strings.Split(strings.TrimSpace(flyt.logs.String()), "\n") {
