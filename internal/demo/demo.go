@@ -93,7 +93,8 @@ func run(ctx context.Context, out io.Writer, exitEarly bool) (retErr error) {
 	d.tmp = tmp
 	logFile := filepath.Join(tmp, "flyt.log")
 	defer func() {
-		if retErr != nil {
+		// flyt's last words explain a failed step; after Ctrl-C they only say it stopped.
+		if retErr != nil && ctx.Err() == nil {
 			d.printLogTail(logFile, 20)
 		}
 		if err := os.RemoveAll(tmp); err != nil {
