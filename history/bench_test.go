@@ -251,10 +251,16 @@ func analyze(b *testing.B, s Store) error {
 	b.Helper()
 	ss := s.(*sqlStore)
 	start := time.Now()
-	if _, err := ss.w.ExecContext(b.Context(), "ANALYZE"); err != nil {
+	q := "ANALYZE"
+	if ss.d.name == "postgres" {
+		// Autovacuum would also set the visibility map after a bulk load, which lets
+		// index-only scans skip the table; do it now rather than wait for it.
+		q = "VACUUM ANALYZE"
+	}
+	if _, err := ss.w.ExecContext(b.Context(), q); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
-	b.Logf("ANALYZE took %s", time.Since(start).Round(time.Millisecond))
+	b.Logf("%s took %s", q, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

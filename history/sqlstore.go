@@ -34,6 +34,10 @@ type dialect struct {
 	nextDeployIDs string
 	// copyImport makes Import use PostgreSQL's COPY, several times faster than INSERTs.
 	copyImport bool
+	// lateral makes Current and At pick each (app, environment)'s deploy with a LATERAL
+	// join, which PostgreSQL runs as one index probe per pair; SQLite has no LATERAL but
+	// runs the equivalent correlated subqueries just as well.
+	lateral bool
 }
 
 var sqliteDialect = dialect{
@@ -49,6 +53,7 @@ var postgresDialect = dialect{
 	migrateLock:   `SELECT pg_advisory_xact_lock(7346000)`,
 	nextDeployIDs: `SELECT nextval(pg_get_serial_sequence('deploys', 'id')) FROM generate_series(1, ?)`,
 	copyImport:    true,
+	lateral:       true,
 }
 
 // rebind rewrites ? placeholders for the dialect. The queries in this package contain no
@@ -680,6 +685,12 @@ func (s *sqlStore) Current(ctx context.Context, f Filter) ([]Current, error) {
 	// One row per pair: the latest deploy's columns, then the last success's id; the
 	// successes are fetched in a second query, usually mostly the same rows.
 	q := `SELECT ` + deployCols + `, ` + lastSuccessSQL + ` FROM app_environments ae JOIN deploys d ON d.id = ` + latestSQL + w + ` ORDER BY ae.app, ae.environment`
+	if s.d.lateral {
+		q = `SELECT ` + deployCols + `, ls.id FROM app_environments ae
+CROSS JOIN LATERAL (SELECT x.* FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment ORDER BY x.started_at DESC, x.id DESC LIMIT 1) d
+LEFT JOIN LATERAL (SELECT x.id FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' ORDER BY x.finished_at DESC, x.id DESC LIMIT 1) ls ON TRUE` +
+			w + ` ORDER BY ae.app, ae.environment`
+	}
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("current state: %w", err)
@@ -751,6 +762,12 @@ func (s *sqlStore) At(ctx context.Context, env string, t time.Time) ([]Deploy, e
 	(SELECT x.id FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' AND x.finished_at <= ?
 	 ORDER BY x.finished_at DESC, x.id DESC LIMIT 1)
 WHERE ae.environment = ? ORDER BY ae.app`
+	if s.d.lateral {
+		q = `SELECT ` + deployCols + ` FROM app_environments ae CROSS JOIN LATERAL
+	(SELECT x.* FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' AND x.finished_at <= ?
+	 ORDER BY x.finished_at DESC, x.id DESC LIMIT 1) d
+WHERE ae.environment = ? ORDER BY ae.app`
+	}
 	ds, err := s.queryDeploys(ctx, q, t.UnixMicro(), env)
 	if err != nil {
 		return nil, fmt.Errorf("deploys in %s at %s: %w", env, t.Format(time.RFC3339), err)
