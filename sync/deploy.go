@@ -137,6 +137,12 @@ func (d *Deployer) Deploy(ctx context.Context, cluster *Cluster, t Target, res *
 	state, msg := history.StateSuccess, "deployed "+shortSHA(t.Revision.Commit)
 	if runErr != nil {
 		state, msg = StateOf(runErr), runErr.Error()
+		if ctx.Err() != nil {
+			// flyt is shutting down: the deploy was cut off, not failed. The next reconcile
+			// supersedes it.
+			state = history.StateInactive
+			runErr = &deployError{history.StateInactive, "interrupted", runErr}
+		}
 	}
 	// The final status must be written even when ctx was cancelled mid-deploy.
 	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flyt-platform/flyt/environments"
@@ -212,6 +213,53 @@ func TestDriftIsCorrectedButHPAReplicasAreNot(t *testing.T) {
 	}
 	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "registry.example/drifty:1" {
 		t.Errorf("image after drift correction = %s", img)
+	}
+
+	// An app scaled by its HorizontalPodAutoscaler: replicas are the HPA's, not drift.
+	sha2 := h.push(map[string]string{".nais/app.yaml": app("drifty", "registry.example/drifty:1") + "\n" +
+		"---\n" + strings.Replace(app("scaled", "registry.example/scaled:1"), "{min: 1, max: 1}", "{min: 1, max: 4}", 1)}, "add a scaled app")
+	if d := h.waitDeploy("scaled", "dev", sha2); d.State != history.StateSuccess {
+		t.Fatalf("scaled deploy %s: %s", d.State, d.Message)
+	}
+	h.idle()
+	skey := client.ObjectKey{Namespace: h.devNS, Name: "scaled"}
+	if err := plane.Client().Get(t.Context(), skey, &dep); err != nil {
+		t.Fatal(err)
+	}
+	dep.Spec.Replicas = ptr.To[int32](3) // what the HPA controller does
+	if err := plane.Client().Update(t.Context(), &dep); err != nil {
+		t.Fatal(err)
+	}
+	before := len(h.deploys("scaled", "dev"))
+	h.ctrl.ResyncAll()
+	h.idle()
+	if n := len(h.deploys("scaled", "dev")); n != before {
+		t.Errorf("HPA scaling was taken for drift: %d new deploys", n-before)
+	}
+	if err := plane.Client().Get(t.Context(), skey, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if *dep.Spec.Replicas != 3 {
+		t.Errorf("replicas = %d after resync, want the HPA's 3 left alone", *dep.Spec.Replicas)
+	}
+}
+
+func TestAutoPromotionAfterSoak(t *testing.T) {
+	h := newHarness(t, func(p *environments.Platform) {
+		p.Environments[1].Auto = true
+		p.Environments[1].After = environments.Duration{Duration: 0}
+	})
+	sha := h.push(map[string]string{".nais/app.yaml": app("auto", "registry.example/auto:1")}, "v1")
+	if d := h.waitDeploy("auto", "dev", sha); d.State != history.StateSuccess {
+		t.Fatalf("dev deploy %s: %s", d.State, d.Message)
+	}
+	d := h.waitDeploy("auto", "prod", sha)
+	if d.State != history.StateSuccess || d.Trigger != history.TriggerAutoPromotion {
+		t.Fatalf("prod deploy %s by %s, want a successful auto-promotion", d.State, d.Trigger)
+	}
+	desired, err := h.store.Desired(t.Context(), "auto", "prod")
+	if err != nil || desired.Commit != sha || desired.Trigger != history.TriggerAutoPromotion {
+		t.Errorf("desired revision of prod = %+v (%v)", desired, err)
 	}
 }
 
