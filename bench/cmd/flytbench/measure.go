@@ -221,11 +221,12 @@ func (rc *requestCounter) wrap(cfg *rest.Config) *rest.Config {
 func isList(path string) bool {
 	p := strings.Split(strings.Trim(path, "/"), "/")
 	if len(p) > 0 && (p[0] == "api" || p[0] == "apis") {
-		if p[0] == "api" {
+		switch {
+		case p[0] == "api" && len(p) >= 3:
 			p = p[2:]
-		} else if len(p) >= 3 {
+		case p[0] == "apis" && len(p) >= 4:
 			p = p[3:]
-		} else {
+		default:
 			return true // discovery
 		}
 	}
