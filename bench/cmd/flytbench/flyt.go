@@ -72,12 +72,15 @@ type syncResult struct {
 	AvailableSeconds float64 `json:"availableSeconds"`
 	// Requests is what the tool itself sent (flyt: its client-go metrics; direct: counted by
 	// a wrapping RoundTripper; kubectl: not known, see APIServer).
-	Requests     float64            `json:"requests"`
-	RequestsBy   map[string]float64 `json:"requestsBy,omitempty"`
-	APIServer    apiserverCounts    `json:"apiserver"`
-	PeakRSSMiB   float64            `json:"peakRSSMiB,omitempty"`
-	CPUSeconds   float64            `json:"cpuSeconds,omitempty"`
-	Failed       int                `json:"failed"`
+	Requests   float64            `json:"requests"`
+	RequestsBy map[string]float64 `json:"requestsBy,omitempty"`
+	APIServer  apiserverCounts    `json:"apiserver"`
+	PeakRSSMiB float64            `json:"peakRSSMiB,omitempty"`
+	CPUSeconds float64            `json:"cpuSeconds,omitempty"`
+	Failed     int                `json:"failed"`
+	// StepMeans are flyt's mean seconds per deploy step (apply, wait) and per deploy, from
+	// its own histograms.
+	StepMeans    map[string]float64 `json:"stepMeans,omitempty"`
 	Note         string             `json:"note,omitempty"`
 	applied, all time.Time
 }
@@ -151,6 +154,18 @@ func (b *bench) flytSync(ctx context.Context, i int, keep bool) (syncResult, *fl
 	res.RequestsBy = map[string]float64{}
 	for _, method := range []string{"GET", "PATCH", "POST", "PUT", "DELETE"} {
 		res.RequestsBy[method] = m.sum("rest_client_requests_total", "method", method)
+	}
+	res.StepMeans = map[string]float64{}
+	for _, step := range []string{"apply", "prune", "wait"} {
+		if n := m.sum("flyt_deploy_step_duration_seconds_count", "step", step); n > 0 {
+			res.StepMeans[step] = m.sum("flyt_deploy_step_duration_seconds_sum", "step", step) / n
+		}
+	}
+	if n := m.sum("flyt_deploy_duration_seconds_count"); n > 0 {
+		res.StepMeans["deploy"] = m.sum("flyt_deploy_duration_seconds_sum") / n
+	}
+	if n := m.sum("flyt_queue_wait_seconds_count"); n > 0 {
+		res.StepMeans["queue"] = m.sum("flyt_queue_wait_seconds_sum") / n
 	}
 	res.PeakRSSMiB, res.CPUSeconds, _ = procStats(p.cmd.Process.Pid)
 	after, err := apiserverMetrics(ctx, b.plane.RESTConfig())

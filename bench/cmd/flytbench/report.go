@@ -244,6 +244,13 @@ func (r *report) markdown() string {
 				r.of(tool, func(s syncResult) float64 { return float64(s.Failed) }))
 		}
 		b.WriteString("\n*requests sent*: flyt's own client-go counter (`rest_client_requests_total`), the direct client's RoundTripper count; for kubectl the API server's count over all clients for these kinds (pods and ReplicaSets included, so the controllers' traffic too). *API server writes*: create/update/patch/apply/delete of the applied kinds, not dry-run, not status (kube-apiserver's `apiserver_request_total`, so the controllers' writes, such as the HPA controller's scale, count too). kubectl's RSS and CPU are the kubectl process's own.\n\n")
+		if means := r.of("flyt", func(s syncResult) float64 { return s.StepMeans["deploy"] }); means.med > 0 {
+			fmt.Fprintf(&b, "Inside flyt (its own histograms, mean per deploy): queue wait %s s, apply %s s, readiness wait %s s, whole deploy %s s; with %d workers that bounds flyt at about %.1f deploys/s.\n\n",
+				r.of("flyt", func(s syncResult) float64 { return s.StepMeans["queue"] }),
+				r.of("flyt", func(s syncResult) float64 { return s.StepMeans["apply"] }),
+				r.of("flyt", func(s syncResult) float64 { return s.StepMeans["wait"] }),
+				means, c.Workers, float64(c.Workers)/means.med)
+		}
 		flytApplied := r.of("flyt", func(s syncResult) float64 { return s.AppliedSeconds }).med
 		flytAvail := r.of("flyt", func(s syncResult) float64 { return s.AvailableSeconds }).med
 		for _, base := range []string{"kubectl", "direct-ssa"} {
