@@ -12,8 +12,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/controlplane"
 )
 
 // kubectlSync is baseline (a): what an operator would do by hand, `kubectl apply
@@ -88,7 +92,7 @@ func (b *bench) directSync(ctx context.Context, i int) (syncResult, error) {
 		return res, err
 	}
 	var rc requestCounter
-	cl, err := client.New(rc.wrap(b.plane.RESTConfig()), client.Options{})
+	cl, err := client.New(rc.wrap(clientConfig(b.plane)), client.Options{})
 	if err != nil {
 		return res, err
 	}
@@ -184,4 +188,12 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// clientConfig is the plane's REST config with flyt's client limits (environments.DefaultQPS
+// and DefaultBurst), which flyt serve sets on every cluster connection.
+func clientConfig(p *controlplane.Plane) *rest.Config {
+	cfg := p.RESTConfig()
+	cfg.QPS, cfg.Burst = environments.DefaultQPS, environments.DefaultBurst
+	return cfg
 }

@@ -62,7 +62,7 @@ func (b *bench) inProcess(ctx context.Context) (inprocResult, error) {
 	}
 	defer store.Close()
 	var rc requestCounter
-	cfg := rc.wrap(b.plane.RESTConfig())
+	cfg := rc.wrap(clientConfig(b.plane))
 	clusters := map[string]*flytsync.Cluster{}
 	for _, e := range envs {
 		if clusters[e], err = flytsync.NewCluster(e, "bench-"+e, cfg); err != nil {
