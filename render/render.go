@@ -466,8 +466,7 @@ func (r *renderer) raw(d *sourceDoc) []*unstructured.Unstructured {
 		fail([]string{"kind"}, fmt.Sprintf("kind %s is not allowed in environment %s; allowed: %s", gk, r.env.Name, listOrNone(r.env.RawKinds)))
 		return nil
 	}
-	meta, ok := d.value["metadata"].(map[string]any)
-	if !ok || u.GetName() == "" {
+	if _, ok := d.value["metadata"].(map[string]any); !ok || u.GetName() == "" {
 		fail([]string{"metadata", "name"}, fmt.Sprintf("%s needs metadata.name", gk))
 		return nil
 	}
@@ -476,7 +475,7 @@ func (r *renderer) raw(d *sourceDoc) []*unstructured.Unstructured {
 		return nil
 	}
 	obj := deepCopyMap(d.value)
-	meta = obj["metadata"].(map[string]any)
+	meta := obj["metadata"].(map[string]any)
 	meta["namespace"] = r.env.Namespace
 	labels, _ := meta["labels"].(map[string]any)
 	if labels == nil {

@@ -89,7 +89,7 @@ func diagnose(ctx context.Context, c client.Reader, objs []*unstructured.Unstruc
 func podProblems(ctx context.Context, c client.Reader, d *appsv1.Deployment) ([]Problem, error) {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
-		return nil, fmt.Errorf("Deployment %s/%s selector: %w", d.Namespace, d.Name, err)
+		return nil, fmt.Errorf("selector of Deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	var pods corev1.PodList
 	if err := c.List(ctx, &pods, client.InNamespace(d.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
