@@ -21,6 +21,9 @@ import (
 // inprocResult is flyt's controller run inside the harness: its initial sync (CPU-profiled,
 // with every request it sends classified) and then no-op resyncs of every app.
 type inprocResult struct {
+	Workers int `json:"workers"`
+	// PollInterval is the readiness poll interval of the controller (sync.Options.PollInterval).
+	PollInterval   string        `json:"pollInterval"`
 	InitialSeconds float64       `json:"initialSeconds"`
 	InitialCPU     float64       `json:"initialCPUSeconds"`
 	Initial        requestCounts `json:"initialRequests"`
@@ -38,9 +41,8 @@ type idleCycle struct {
 	NewDeploys float64         `json:"newDeploys"`
 }
 
-func (b *bench) inProcess(ctx context.Context) (inprocResult, error) {
-	var res inprocResult
-	run := "p"
+func (b *bench) inProcess(ctx context.Context, run string, workers int, poll time.Duration, profile bool, idle int) (inprocResult, error) {
+	res := inprocResult{Workers: workers, PollInterval: poll.String()}
 	dataDir := filepath.Join(b.work, "runs", run, "data")
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return res, err
@@ -48,7 +50,7 @@ func (b *bench) inProcess(ctx context.Context) (inprocResult, error) {
 	if err := b.fx.createNamespaces(ctx, run); err != nil {
 		return res, err
 	}
-	file, err := b.fx.platformYAML(run, dataDir, b.c.Workers)
+	file, err := b.fx.platformYAML(run, dataDir, workers)
 	if err != nil {
 		return res, err
 	}
@@ -76,7 +78,8 @@ func (b *bench) inProcess(ctx context.Context) (inprocResult, error) {
 		Store:          store,
 		Cache:          cache,
 		Cluster:        func(env string) (*flytsync.Cluster, error) { return clusters[env], nil },
-		Workers:        b.c.Workers,
+		Workers:        workers,
+		PollInterval:   poll,
 		ResyncInterval: -1,
 		Metrics:        flytsync.NewMetrics(reg),
 		Log:            logr.Discard(),
@@ -86,7 +89,7 @@ func (b *bench) inProcess(ctx context.Context) (inprocResult, error) {
 	go func() { _ = ctrl.Run(cctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	if b.c.Profile {
+	if profile {
 		res.Profile = filepath.Join(b.work, "initial-sync.cpu.pprof")
 		f, err := os.Create(res.Profile)
 		if err != nil {
@@ -122,14 +125,14 @@ func (b *bench) inProcess(ctx context.Context) (inprocResult, error) {
 	res.InitialSeconds = time.Since(start).Seconds()
 	res.InitialCPU = selfCPU() - cpu0
 	res.Initial = rc.snapshot()
-	if b.c.Profile {
+	if profile {
 		pprof.StopCPUProfile()
 	}
 	if got := deploysOf(reg, "success"); got < float64(2*b.c.N) {
 		return res, fmt.Errorf("in-process initial sync: %v successful deploys, want %d", got, 2*b.c.N)
 	}
 
-	for range b.c.Idle {
+	for range idle {
 		before := rc.snapshot()
 		abefore, err := apiserverMetrics(ctx, b.plane.RESTConfig())
 		if err != nil {

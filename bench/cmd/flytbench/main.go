@@ -21,6 +21,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/flyt-platform/flyt/internal/controlplane"
 	"github.com/flyt-platform/flyt/internal/gittest"
 )
@@ -40,6 +43,9 @@ type config struct {
 	FlytBin  string // a prebuilt flyt binary; built when empty
 	Nodes    int    // simulated nodes; 0: enough for the pods
 	Replicas int    // replicas.min of each app (max is min+2)
+	// Variants are extra in-process initial syncs, "workers/interval" each, to see what bounds
+	// flyt's rate (e.g. "4/250ms,16/1s").
+	Variants string
 }
 
 func main() {
@@ -57,8 +63,10 @@ func main() {
 	flag.StringVar(&c.FlytBin, "flyt", "", "flyt binary to run (built from this module when empty)")
 	flag.IntVar(&c.Nodes, "nodes", 0, "simulated nodes (0: enough for the pods)")
 	flag.IntVar(&c.Replicas, "replicas", 2, "replicas.min of every app; max is min+2, so each app has an HPA and a PDB")
+	flag.StringVar(&c.Variants, "variants", os.Getenv("FLYT_BENCH_VARIANTS"), "extra in-process initial syncs, workers/readiness-interval each, e.g. 4/250ms,16/1s (env FLYT_BENCH_VARIANTS)")
 	flag.Parse()
 	c.Repos = max(1, min(c.Repos, c.N))
+	ctrllog.SetLogger(logr.Discard())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

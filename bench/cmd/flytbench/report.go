@@ -25,15 +25,16 @@ type bench struct {
 }
 
 type report struct {
-	Config    config        `json:"config"`
-	Machine   machine       `json:"machine"`
-	Sync      []syncResult  `json:"initialSync"`
-	Push      *pushResult   `json:"push,omitempty"`
-	InProcess *inprocResult `json:"inProcess,omitempty"`
-	Git       []gitRound    `json:"git,omitempty"`
-	History   string        `json:"history,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Seconds   float64       `json:"harnessSeconds"`
+	Config    config         `json:"config"`
+	Machine   machine        `json:"machine"`
+	Sync      []syncResult   `json:"initialSync"`
+	Push      *pushResult    `json:"push,omitempty"`
+	InProcess *inprocResult  `json:"inProcess,omitempty"`
+	Variants  []inprocResult `json:"variants,omitempty"`
+	Git       []gitRound     `json:"git,omitempty"`
+	History   string         `json:"history,omitempty"`
+	Error     string         `json:"error,omitempty"`
+	Seconds   float64        `json:"harnessSeconds"`
 	name      string
 	start     time.Time
 }
@@ -102,7 +103,7 @@ func (b *bench) all(ctx context.Context) error {
 	}
 	if !b.skip("idle") {
 		logf("in-process flyt: initial sync (profiled), then %d no-op resyncs", b.c.Idle)
-		r, err := b.inProcess(ctx)
+		r, err := b.inProcess(ctx, "p", b.c.Workers, time.Second, b.c.Profile, b.c.Idle)
 		if err != nil {
 			return err
 		}
@@ -110,6 +111,28 @@ func (b *bench) all(ctx context.Context) error {
 		logf("  initial %.1fs; idle cycle %+v", r.InitialSeconds, r.Idle)
 		save()
 		b.fx.deleteNamespaces(ctx, "p", 3*time.Minute)
+	}
+	for i, v := range strings.Split(b.c.Variants, ",") {
+		if v == "" {
+			continue
+		}
+		ws, is, _ := strings.Cut(v, "/")
+		var workers int
+		fmt.Sscan(ws, &workers)
+		interval, err := time.ParseDuration(is)
+		if err != nil || workers <= 0 {
+			return fmt.Errorf("variant %q: want workers/interval, e.g. 16/250ms", v)
+		}
+		run := fmt.Sprintf("v%d", i)
+		logf("in-process flyt variant: %d workers, readiness polled every %s", workers, interval)
+		r, err := b.inProcess(ctx, run, workers, interval, false, 0)
+		if err != nil {
+			return err
+		}
+		b.rep.Variants = append(b.rep.Variants, r)
+		logf("  initial %.1fs", r.InitialSeconds)
+		save()
+		b.fx.deleteNamespaces(ctx, run, 3*time.Minute)
 	}
 	if !b.skip("git") {
 		logf("git: %d repositories", b.c.Repos)
@@ -274,7 +297,7 @@ func (r *report) markdown() string {
 	}
 	if ip := r.InProcess; ip != nil {
 		b.WriteString("## 3. Idle cost: a no-op resync of every app\n\n")
-		fmt.Fprintf(&b, "flyt's sync controller in the harness process (`sync.NewController`, %d workers, SQLite history), its requests counted by a wrapping RoundTripper. First an initial sync of the %d apps × 2 environments (%.1f s, %.1f CPU s, %d requests: %d GET, %d LIST, %d writes, %d dry-run; CPU-profiled), then `Controller.ResyncAll` %d times with nothing changed, each waited until the controller was idle.\n\n",
+		fmt.Fprintf(&b, "flyt's sync controller in the harness process (`sync.NewController`, %d workers, readiness polled every 1s as in flyt serve, SQLite history), its requests counted by a wrapping RoundTripper. First an initial sync of the %d apps × 2 environments (%.1f s, %.1f CPU s, %d requests: %d GET, %d LIST, %d writes, %d dry-run; CPU-profiled), then `Controller.ResyncAll` %d times with nothing changed, each waited until the controller was idle.\n\n",
 			c.Workers, c.N, ip.InitialSeconds, ip.InitialCPU, ip.Initial.Total, ip.Initial.Gets, ip.Initial.Lists, ip.Initial.Writes, ip.Initial.DryRuns, len(ip.Idle))
 		var secs, cpu, reqs, perApp, writes, dry, apiWrites, newDeploys []float64
 		for _, cy := range ip.Idle {
@@ -293,6 +316,18 @@ func (r *report) markdown() string {
 		if ip.Profile != "" {
 			fmt.Fprintf(&b, "CPU profile of the in-process initial sync: `%s` (`go tool pprof -top` it).\n\n", filepath.Base(ip.Profile))
 		}
+	}
+	if len(r.Variants) > 0 {
+		b.WriteString("## What bounds the initial sync\n\n")
+		b.WriteString("flyt's sync controller in the harness process (as in 3), initial sync of every app with other worker counts and readiness poll intervals (`sync.Options.Workers`, `PollInterval`). One run each.\n\n| workers | readiness poll | to every deploy success (s) | app-envs/s | requests | CPU (s) |\n|---|---|---|---|---|---|\n")
+		all := r.Variants
+		if r.InProcess != nil {
+			all = append([]inprocResult{*r.InProcess}, all...)
+		}
+		for _, v := range all {
+			fmt.Fprintf(&b, "| %d | %s | %.1f | %.2f | %d | %.1f |\n", v.Workers, v.PollInterval, v.InitialSeconds, float64(2*c.N)/v.InitialSeconds, v.Initial.Total, v.InitialCPU)
+		}
+		b.WriteString("\n")
 	}
 	if len(r.Git) > 0 {
 		b.WriteString("## 4. Git\n\n")
