@@ -198,7 +198,7 @@ func (d *demo) expectImage(ctx context.Context, env, ns, want string) error {
 		got = cs[0].Image
 	}
 	if got != want {
-		return fmt.Errorf("Deployment %s/%s in %s runs %s, want %s", ns, showcaseApp, env, got, want)
+		return fmt.Errorf("the Deployment %s/%s in %s runs %s, want %s", ns, showcaseApp, env, got, want)
 	}
 	d.say("·", "%s: Deployment %s/%s runs %s, %d/%d replicas available", env, ns, showcaseApp, got, dep.Status.AvailableReplicas, dep.Status.Replicas)
 	return nil
