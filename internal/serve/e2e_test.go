@@ -69,7 +69,7 @@ const secret = "e2e-webhook-secret"
 // flytProcess is a running `flyt serve`.
 type flytProcess struct {
 	url  string
-	logs *bytes.Buffer
+	logs *syncBuffer
 }
 
 func startFlyt(t *testing.T, config string) *flytProcess {
@@ -81,7 +81,7 @@ func startFlyt(t *testing.T, config string) *flytProcess {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(flytBin, "serve", "--config", config, "--listen", addr, "--shutdown-timeout", "5s")
-	logs := &bytes.Buffer{}
+	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
