@@ -12,6 +12,7 @@ import (
 
 func newServeCommand() *cobra.Command {
 	var opts serve.Options
+	var cr serve.ConfigRepository
 	var logLevel string
 	var leaderElect bool
 	var le serve.LeaderElection
@@ -36,6 +37,9 @@ replica. A leader that loses its Lease exits, so that its restart follows the ne
 				return err
 			}
 			opts.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if cr.Repository.URL != "" {
+				opts.ConfigRepository = &cr
+			}
 			if leaderElect {
 				opts.LeaderElection = &le
 			}
@@ -43,6 +47,13 @@ replica. A leader that loses its Lease exits, so that its restart follows the ne
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cr.Repository.URL, "config-repo", "", "read the platform config from this Git repository and follow it (instead of --config)")
+	f.StringVar(&cr.Repository.Branch, "config-branch", "main", "branch of --config-repo")
+	f.StringVar(&cr.Path, "config-path", "platform.yaml", "path of the platform config in --config-repo")
+	f.StringVar(&cr.Repository.TokenFile, "config-token-file", "", "HTTPS token file for --config-repo")
+	f.StringVar(&cr.Repository.SSHKeyFile, "config-ssh-key-file", "", "SSH key file for --config-repo")
+	f.StringVar(&cr.Repository.KnownHostsFile, "config-known-hosts-file", "", "known_hosts file for --config-repo over SSH")
+	f.StringVar(&cr.CacheDir, "config-cache-dir", "flyt-data/platform", "where the --config-repo cache and checked-out file live")
 	f.StringVar(&opts.ConfigFile, "config", "platform.yaml", "platform config file")
 	f.StringVar(&opts.Listen, "listen", "", "listen address (overrides server.listen)")
 	f.StringVar(&opts.HistoryDSN, "history", "", "history store DSN (overrides server.historyDSN)")

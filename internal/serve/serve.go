@@ -47,6 +47,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Ready, when set, is called with the address the server listens on once it serves.
 	Ready func(addr string)
+	// ConfigRepository, when set, reads the platform config from a Git repository and follows
+	// it; ConfigFile is then ignored.
+	ConfigRepository *ConfigRepository
 	// LeaderElection, when set, lets several replicas share the platform: only the elected
 	// leader reconciles, and Run returns ErrLeadershipLost if it loses the Lease. Nil runs a
 	// single replica that always reconciles.
@@ -60,6 +63,14 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
+	followConfig := func(context.Context) {}
+	if opts.ConfigRepository != nil {
+		file, follow, err := configFromGit(ctx, *opts.ConfigRepository, log)
+		if err != nil {
+			return err
+		}
+		opts.ConfigFile, followConfig = file, follow
+	}
 	s := &server{opts: opts, log: log, clusters: map[string]*clusterEntry{}}
 
 	watcher, err := environments.NewWatcher(opts.ConfigFile, s.configChanged, log)
@@ -185,6 +196,7 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	wg.Go(func() { _ = reporter.Start(runCtx) })
 	wg.Go(func() { _ = watcher.Run(runCtx, 5*time.Second) })
+	wg.Go(func() { followConfig(runCtx) })
 
 	// The controller and the poller run in a context of their own so that shutdown can give
 	// in-flight deploys a bounded time to finish.
