@@ -298,6 +298,35 @@ teams:
 	}
 	available(t, dev, "team-ha", "ha")
 
+	// Operator actions sent to the follower's API reach the leader's controller, and reads of
+	// the state it keeps in memory (freezes) answer the same on both replicas.
+	envFrozen := func(r *replica) bool {
+		var envs []struct {
+			Name   string `json:"name"`
+			Frozen bool   `json:"frozen"`
+		}
+		r.getJSON(t, "/api/v1/environments", &envs)
+		return len(envs) == 1 && envs[0].Name == "dev" && envs[0].Frozen
+	}
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		req, _ := http.NewRequest(method, follower.url+"/api/v1/environments/dev/freeze", strings.NewReader(`{"reason":"ha test"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Flyt-User", "operator")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s freeze through the follower: %s: %s", method, resp.Status, b)
+		}
+		want := method == http.MethodPost
+		if envFrozen(leader) != want || envFrozen(follower) != want {
+			t.Errorf("after %s freeze through the follower: frozen on leader %v, on follower %v; want %v", method, envFrozen(leader), envFrozen(follower), want)
+		}
+	}
+
 	// Mid-deploy: with every node cordoned the new pod cannot schedule, so the deploy of the
 	// third commit sits in its wait step. Kill the leader there.
 	cordon(t, true)
