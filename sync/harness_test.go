@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,8 +39,14 @@ type harness struct {
 	cache    *source.Cache
 	cluster  *Cluster
 	ctrl     *Controller
-	now      func() time.Time
+	// clock is the controller's clock; tests may replace it while the controller runs.
+	clock atomic.Pointer[func() time.Time]
 }
+
+func (h *harness) now() time.Time { return (*h.clock.Load())() }
+
+// setClock replaces the controller's clock.
+func (h *harness) setClock(now func() time.Time) { h.clock.Store(&now) }
 
 type harnessOption func(*environments.Platform)
 
@@ -75,7 +82,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, team: team, devNS: devNS, prodNS: prodNS, repo: repo, platform: p, store: store,
-		cache: source.NewCache(t.TempDir(), source.Options{}), cluster: cluster, now: time.Now}
+		cache: source.NewCache(t.TempDir(), source.Options{}), cluster: cluster}
+	h.setClock(time.Now)
 	h.ctrl = NewController(Options{
 		Platform:       func() *environments.Platform { return h.platform },
 		Store:          store,
@@ -145,9 +153,11 @@ func (h *harness) deploys(app, env string) []history.Deploy {
 }
 
 // idle waits until the controller has no queued or running work.
-func (h *harness) idle() {
+func (h *harness) idle() { h.t.Helper(); h.idleWithin(90 * time.Second) }
+
+func (h *harness) idleWithin(d time.Duration) {
 	h.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		// Idle twice in a row, so a key handed from one step to the next is not missed.
 		if h.ctrl.Idle() {

@@ -20,17 +20,17 @@ func TestDenyWindowHoldsPushAndReleasesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The clock runs at real speed from two seconds before the window ends, so the hold
-	// releases itself through the queue's own timer.
+	// The clock stands still two seconds before the window ends, so the push is surely held;
+	// then the test moves it past the end and the hold releases itself through the queue's
+	// own timer.
 	windowEnd := time.Date(2026, 11, 23, 11, 0, 0, 0, oslo)
-	offset := windowEnd.Add(-2 * time.Second).Sub(time.Now())
 	h := newHarness(t, func(p *environments.Platform) {
 		p.Environments[0].Windows = []environments.Window{{Action: "deny", Days: []string{"Mon"}, Start: "09:00", End: "11:00", TimeZone: "Europe/Oslo"}}
 	})
-	h.now = func() time.Time { return time.Now().Add(offset) }
+	h.setClock(func() time.Time { return windowEnd.Add(-2 * time.Second) })
 
 	sha := h.push(map[string]string{".nais/app.yaml": app("windowed", "registry.example/windowed:1")}, "during the freeze")
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var held []Held
 	for time.Now().Before(deadline) && len(held) == 0 {
 		held = h.ctrl.Held()
@@ -39,9 +39,14 @@ func TestDenyWindowHoldsPushAndReleasesIt(t *testing.T) {
 	if len(held) != 1 || held[0].Commit != sha || !held[0].Until.Equal(windowEnd) {
 		t.Fatalf("held = %+v, want the push held until %s", held, windowEnd)
 	}
+	time.Sleep(4 * time.Second) // the hold's timer fires once while the window is still closed
 	if n := len(h.deploys("windowed", "dev")); n != 0 {
 		t.Fatalf("%d deploys ran inside the deny window", n)
 	}
+	if len(h.ctrl.Held()) != 1 {
+		t.Fatal("the hold was dropped while the window was still closed")
+	}
+	h.setClock(func() time.Time { return windowEnd.Add(time.Second) })
 	d := h.waitDeploy("windowed", "dev", sha)
 	if d.State != history.StateSuccess || d.StartedAt.Before(windowEnd) {
 		t.Errorf("released deploy %s started %s; want success after %s", d.State, d.StartedAt, windowEnd)
@@ -244,7 +249,7 @@ func TestHundredAppsAcrossTenRepositoriesConverge(t *testing.T) {
 		}
 		h.ctrl.RepositoryChanged(t.Context(), repo, rev)
 	}
-	h.idle()
+	h.idleWithin(5 * time.Minute)
 	cur, err := h.store.Current(t.Context(), history.Filter{Environment: "dev"})
 	if err != nil {
 		t.Fatal(err)
