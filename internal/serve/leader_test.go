@@ -264,6 +264,16 @@ teams:
 	if follower.logged(t, "became the leader: reconciling") {
 		t.Fatal("the follower says it became the leader too")
 	}
+	// /metrics says which replica leads (client-go's gauge, on controller-runtime's registry).
+	mresp, err := http.Get(leader.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(metrics), `leader_election_master_status{name="flyt"} 1`) {
+		t.Error(`the leader's /metrics lacks leader_election_master_status{name="flyt"} 1`)
+	}
 
 	// The leader's refresh endpoint refuses unsigned and wrongly signed requests.
 	for name, sig := range map[string]string{"unsigned": "", "wrong secret": sign([]byte("not-the-secret"), []byte(`{"repository":"x"}`))} {
