@@ -18,8 +18,9 @@ import (
 func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(4096 * len(objs))
+	var e jsonWriter
 	for _, o := range objs {
-		if err := appendJSON(&b, o.Object); err != nil {
+		if err := e.value(&b, o.Object); err != nil {
 			return nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
 		}
 		b.WriteByte('\n')
@@ -28,6 +29,17 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 }
 
 func appendJSON(b *bytes.Buffer, v any) error {
+	var e jsonWriter
+	return e.value(b, v)
+}
+
+// jsonWriter writes canonical JSON. keys is a stack of the sorted keys of the maps being
+// written, so that their keys share one slice instead of each allocating its own.
+type jsonWriter struct {
+	keys []string
+}
+
+func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
 	switch v := v.(type) {
 	case nil:
 		b.WriteString("null")
@@ -36,11 +48,11 @@ func appendJSON(b *bytes.Buffer, v any) error {
 	case bool:
 		b.WriteString(strconv.FormatBool(v))
 	case int64:
-		b.WriteString(strconv.FormatInt(v, 10))
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), v, 10))
 	case int:
-		b.WriteString(strconv.Itoa(v))
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(v), 10))
 	case int32:
-		b.WriteString(strconv.FormatInt(int64(v), 10))
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(v), 10))
 	case float64:
 		if math.IsInf(v, 0) || math.IsNaN(v) {
 			return fmt.Errorf("unsupported number %v", v)
@@ -51,7 +63,7 @@ func appendJSON(b *bytes.Buffer, v any) error {
 		if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 			fmtByte = 'e'
 		}
-		s := strconv.AppendFloat(nil, v, fmtByte, -1, 64)
+		s := strconv.AppendFloat(b.AvailableBuffer(), v, fmtByte, -1, 64)
 		if fmtByte == 'e' {
 			if n := len(s); n >= 4 && s[n-4] == 'e' && s[n-3] == '-' && s[n-2] == '0' {
 				s[n-2] = s[n-1]
@@ -60,22 +72,26 @@ func appendJSON(b *bytes.Buffer, v any) error {
 		}
 		b.Write(s)
 	case map[string]any:
-		keys := make([]string, 0, len(v))
+		base := len(e.keys)
 		for k := range v {
-			keys = append(keys, k)
+			e.keys = append(e.keys, k)
 		}
-		slices.Sort(keys)
+		slices.Sort(e.keys[base:])
 		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
+		for i := base; i < len(e.keys); i++ {
+			// Index, not range: writing a value may grow (and move) e.keys.
+			k := e.keys[i]
+			if i > base {
 				b.WriteByte(',')
 			}
 			writeJSONString(b, k)
 			b.WriteByte(':')
-			if err := appendJSON(b, v[k]); err != nil {
+			if err := e.value(b, v[k]); err != nil {
 				return err
 			}
 		}
+		clear(e.keys[base:])
+		e.keys = e.keys[:base]
 		b.WriteByte('}')
 	case []any:
 		b.WriteByte('[')
@@ -83,7 +99,7 @@ func appendJSON(b *bytes.Buffer, v any) error {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if err := appendJSON(b, x); err != nil {
+			if err := e.value(b, x); err != nil {
 				return err
 			}
 		}

@@ -3,7 +3,10 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"unsafe"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -19,7 +22,12 @@ func toUnstructured(o any) (*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := jsonReader{data: data}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%T did not encode to a JSON object", o)
+	}
+	// data is ours alone and never written again, so the reader may view it as a string
+	// without copying it; the maps' strings are then slices of it.
+	r := jsonReader{data: unsafe.String(&data[0], len(data))}
 	v, err := r.value()
 	if err != nil {
 		return nil, err
@@ -50,10 +58,15 @@ func dropNullTimestamps(v any) {
 }
 
 // jsonReader reads JSON written by encoding/json (so well-formed) into maps, slices, strings,
-// int64, float64, bool and nil.
+// int64, float64, bool and nil. data is a string so that keys and values without escapes are
+// substrings of it rather than copies: one allocation for the whole object instead of one per
+// string.
 type jsonReader struct {
-	data []byte
+	data string
 	i    int
+	// stack holds the items of the lists being read, so each list is allocated once at its
+	// final length.
+	stack []any
 }
 
 func (r *jsonReader) skipSpace() {
@@ -110,18 +123,18 @@ func (r *jsonReader) value() (any, error) {
 		}
 	case c == '[':
 		r.i++
-		s := []any{}
 		r.skipSpace()
 		if r.i < len(r.data) && r.data[r.i] == ']' {
 			r.i++
-			return s, nil
+			return []any{}, nil
 		}
+		base := len(r.stack)
 		for {
 			v, err := r.value()
 			if err != nil {
 				return nil, err
 			}
-			s = append(s, v)
+			r.stack = append(r.stack, v)
 			r.skipSpace()
 			if r.i < len(r.data) && r.data[r.i] == ',' {
 				r.i++
@@ -129,6 +142,9 @@ func (r *jsonReader) value() (any, error) {
 			}
 			if r.i < len(r.data) && r.data[r.i] == ']' {
 				r.i++
+				s := slices.Clone(r.stack[base:])
+				clear(r.stack[base:])
+				r.stack = r.stack[:base]
 				return s, nil
 			}
 			return nil, fmt.Errorf("want , or ] at offset %d", r.i)
@@ -140,7 +156,7 @@ func (r *jsonReader) value() (any, error) {
 			s string
 			v any
 		}{{"true", true}, {"false", false}, {"null", nil}} {
-			if len(r.data)-r.i >= len(lit.s) && string(r.data[r.i:r.i+len(lit.s)]) == lit.s {
+			if strings.HasPrefix(r.data[r.i:], lit.s) {
 				r.i += len(lit.s)
 				return lit.v, nil
 			}
@@ -159,7 +175,7 @@ func (r *jsonReader) value() (any, error) {
 			r.i++
 		}
 	done:
-		tok := string(r.data[start:r.i])
+		tok := r.data[start:r.i]
 		if !isFloat {
 			if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
 				return n, nil
@@ -190,10 +206,10 @@ func (r *jsonReader) str() (string, error) {
 		case '"':
 			r.i++
 			if !escaped {
-				return string(r.data[start+1 : r.i-1]), nil
+				return r.data[start+1 : r.i-1], nil
 			}
 			var s string
-			if err := json.Unmarshal(r.data[start:r.i], &s); err != nil {
+			if err := json.Unmarshal([]byte(r.data[start:r.i]), &s); err != nil {
 				return "", err
 			}
 			return s, nil

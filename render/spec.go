@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -276,6 +278,34 @@ var (
 // unknownFields walks v (decoded YAML) against the json tags of t and reports every key t has
 // no field for, with a suggestion when a known field is a likely typo.
 func unknownFields(v any, t reflect.Type, path []string, out *[]fieldProblem) {
+	w := fieldWalker{out: out}
+	w.walk(v, t, path)
+}
+
+// fieldWalker is unknownFields' state. path and keys are stacks: a child appends to them and
+// truncates them back before it returns, so a walk allocates them about once; a problem keeps
+// a copy of its path.
+type fieldWalker struct {
+	out  *[]fieldProblem
+	keys []string
+}
+
+// sortedKeys pushes m's keys, sorted, onto w.keys and returns where they start.
+func (w *fieldWalker) sortedKeys(m map[string]any) int {
+	base := len(w.keys)
+	for k := range m {
+		w.keys = append(w.keys, k)
+	}
+	slices.Sort(w.keys[base:])
+	return base
+}
+
+func (w *fieldWalker) pop(base int) {
+	clear(w.keys[base:])
+	w.keys = w.keys[:base]
+}
+
+func (w *fieldWalker) walk(v any, t reflect.Type, path []string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -289,9 +319,12 @@ func unknownFields(v any, t reflect.Type, path []string, out *[]fieldProblem) {
 			return // a type error, reported by the decoder
 		}
 		fields := jsonFields(t)
-		for _, k := range sortedKeys(m) {
+		base, end := w.sortedKeys(m), len(w.keys)
+		// Index, not range: a child's walk may grow (and move) w.keys.
+		for i := base; i < end; i++ {
+			k := w.keys[i]
 			ft, ok := fields[k]
-			p := append(path[:len(path):len(path)], k)
+			p := append(path, k)
 			if !ok {
 				names := sortedKeys(fields)
 				msg := fmt.Sprintf("unknown field %q", k)
@@ -300,27 +333,30 @@ func unknownFields(v any, t reflect.Type, path []string, out *[]fieldProblem) {
 				} else {
 					msg += "; remove it or check its indentation"
 				}
-				*out = append(*out, fieldProblem{path: p, msg: msg})
+				*w.out = append(*w.out, fieldProblem{path: slices.Clone(p), msg: msg})
 				continue
 			}
-			unknownFields(m[k], ft, p, out)
+			w.walk(m[k], ft, p)
 		}
+		w.pop(base)
 	case reflect.Slice:
 		s, ok := v.([]any)
 		if !ok {
 			return
 		}
 		for i, x := range s {
-			unknownFields(x, t.Elem(), append(path[:len(path):len(path)], fmt.Sprint(i)), out)
+			w.walk(x, t.Elem(), append(path, strconv.Itoa(i)))
 		}
 	case reflect.Map:
 		m, ok := v.(map[string]any)
 		if !ok {
 			return
 		}
-		for _, k := range sortedKeys(m) {
-			unknownFields(m[k], t.Elem(), append(path[:len(path):len(path)], k), out)
+		base, end := w.sortedKeys(m), len(w.keys)
+		for i := base; i < end; i++ {
+			w.walk(m[w.keys[i]], t.Elem(), append(path, w.keys[i]))
 		}
+		w.pop(base)
 	}
 }
 
@@ -381,18 +417,18 @@ func buildJSONFields(t reflect.Type) map[string]reflect.Type {
 func decodeStrict(v any, out any, pos func(path []string, key bool) (file string, line, col int)) Errors {
 	var errs Errors
 	var unknown []fieldProblem
-	unknownFields(v, reflect.TypeOf(out), nil, &unknown)
+	unknownFields(v, reflect.TypeOf(out), make([]string, 0, 16), &unknown)
 	for _, u := range unknown {
 		file, line, col := pos(u.path, true)
 		errs = append(errs, &Error{File: file, Line: line, Column: col, Path: joinPath(u.path), Msg: u.msg})
 	}
 	var buf bytes.Buffer
+	buf.Grow(4096)
 	if err := appendJSON(&buf, v); err != nil {
 		errs = append(errs, &Error{Msg: "cannot encode the document: " + err.Error(), Err: err})
 		return errs
 	}
-	dec := json.NewDecoder(&buf)
-	if err := dec.Decode(out); err != nil {
+	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			path := splitPath(te.Field)
