@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
 	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/sync/source"
 )
 
 func TestDenyWindowHoldsPushAndReleasesIt(t *testing.T) {
@@ -188,37 +190,48 @@ func (p *tcpProxy) up() {
 func TestBurstOfPushesCoalesces(t *testing.T) {
 	h := newHarness(t)
 	const apps, pushes = 5, 50
-	var shas []string
-	for i := range pushes {
-		files := map[string]string{}
-		for a := range apps {
-			files[fmt.Sprintf(".nais/app%d.yaml", a)] = app(fmt.Sprintf("burst%d", a), fmt.Sprintf("registry.example/burst:%d", i))
-		}
-		shas = append(shas, h.repo.Commit(t, files, fmt.Sprintf("push %d", i)))
-	}
 	repo := h.platform.Teams[0].Repositories[0]
-	if _, _, err := h.cache.Sync(t.Context(), repo); err != nil {
-		t.Fatal(err)
-	}
-	// Fifty push notifications, one per revision, as fast as they come.
-	for _, sha := range shas {
-		rev, err := h.cache.Revision(t.Context(), repo, sha)
-		if err != nil {
-			t.Fatal(err)
+	files := func(i int) map[string]string {
+		f := map[string]string{}
+		for a := range apps {
+			f[fmt.Sprintf(".nais/app%d.yaml", a)] = app(fmt.Sprintf("burst%d", a), fmt.Sprintf("registry.example/burst:%d", i))
 		}
-		h.ctrl.RepositoryChanged(t.Context(), repo, rev)
+		return f
+	}
+	first := h.repo.Commit(t, files(0), "before the burst")
+	// The real entry path: webhooks call the poller's Refresh, the poller syncs the
+	// repository and tells the controller about a new head.
+	poller := source.NewPoller(h.cache, func() []environments.Repository { return []environments.Repository{repo} },
+		source.PollerOptions{Interval: time.Hour}, h.ctrl.RepositoryChanged, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = poller.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h.waitDeploy("burst0", "dev", first)
+	h.idle()
+
+	// Fifty pushes land, and their fifty webhooks arrive at once.
+	var last string
+	for i := 1; i <= pushes; i++ {
+		last = h.repo.Commit(t, files(i), fmt.Sprintf("push %d", i))
+	}
+	for range pushes {
+		h.ctrl.Pushed(repo.URL, "alice")
+		poller.Refresh(repo.URL)
+	}
+	for a := range apps {
+		h.waitDeploy(fmt.Sprintf("burst%d", a), "dev", last)
 	}
 	h.idle()
-	last := shas[len(shas)-1]
 	for a := range apps {
 		name := fmt.Sprintf("burst%d", a)
 		ds := h.deploys(name, "dev")
-		if len(ds) == 0 || len(ds) > 2 {
-			t.Errorf("%s: %d deploys for %d pushes, want 1 or 2", name, len(ds), pushes)
+		if n := len(ds) - 1; n < 1 || n > 2 {
+			t.Errorf("%s: %d deploys for %d pushes, want 1 or 2", name, n, pushes)
 			continue
 		}
-		if ds[0].Commit != last || ds[0].State != history.StateSuccess {
-			t.Errorf("%s: newest deploy %s at %s, want success at the newest revision", name, ds[0].State, shortSHA(ds[0].Commit))
+		if ds[0].Commit != last || ds[0].State != history.StateSuccess || ds[0].Trigger != history.TriggerPush {
+			t.Errorf("%s: newest deploy %s %s at %s, want a successful push deploy of the newest revision", name, ds[0].Trigger, ds[0].State, shortSHA(ds[0].Commit))
 		}
 	}
 }
