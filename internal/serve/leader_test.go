@@ -413,4 +413,28 @@ teams:
 	if !follower.logged(t, "became the leader: reconciling") || !follower.logged(t, "marked deploys left unfinished as inactive") {
 		t.Error("the new leader's log does not show its term starting by marking the lost deploy")
 	}
+
+	// A graceful stop (a rolling update's SIGTERM) hands the Lease over at once instead of
+	// letting it expire: a new replica leads within a few retry periods, not a lease duration.
+	c := startReplica(t, configFor("c"), dsn, leaseNS)
+	if err := follower.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	<-follower.done
+	var handover time.Duration
+	for time.Since(stopped) < 30*time.Second {
+		if leaseHolder(t, leaseNS) == c.url {
+			handover = time.Since(stopped)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if handover == 0 || handover > 5*time.Second {
+		t.Fatalf("after a graceful stop the next replica led after %v (0: never), want within 5s", handover)
+	}
+	if !follower.logged(t, "released the leader lease") {
+		t.Error("the stopped leader did not release its Lease")
+	}
+	t.Logf("graceful handover: the next replica held the Lease %v after the leader was stopped", handover.Round(10*time.Millisecond))
 }
