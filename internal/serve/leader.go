@@ -55,10 +55,11 @@ type LeaderElection struct {
 	Identity string
 	// LeaseDuration is how long followers wait after the last renewal they saw before taking
 	// over. Default 10s. Together with RetryPeriod it bounds the takeover after a leader dies:
-	// a follower sees the last renewal at most 1.2×RetryPeriod late (client-go jitters its
-	// polls by up to 1.2), the lease then runs LeaseDuration, and the next poll comes at most
-	// 2.2×RetryPeriod later; 2.2 + 10 + 2.2 = 14.4 s with the defaults, inside the 15 s flyt
-	// promises. (client-go's usual 15s/10s/2s would give up to about 24 s.)
+	// a follower polls every RetryPeriod plus up to 120 % jitter (client-go), so it sees the
+	// last renewal at most 2.2×RetryPeriod late, the lease then runs LeaseDuration, and the
+	// poll that takes it comes at most 2.2×RetryPeriod after that: 2.2 + 10 + 2.2 = 14.4 s
+	// with the defaults, inside the 15 s flyt promises. (client-go's usual 15s/10s/2s would
+	// allow up to about 24 s.)
 	LeaseDuration time.Duration
 	// RenewDeadline is how long the leader keeps retrying a failed renewal before it gives up
 	// leadership (and flyt exits). Default 7s; it must be shorter than LeaseDuration so the
