@@ -537,7 +537,7 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 	if err != nil {
 		return errRetry{fmt.Errorf("connect to %s: %w", k.Environment, err)}
 	}
-	policy := Policy{Namespaces: []string{env.TeamNamespace(team)}, Timeout: env.Timeout.Duration}
+	policy := Policy{Namespaces: []string{env.TeamNamespace(team)}, Timeout: env.Timeout.Duration, WaitForImages: env.WaitForImages}
 	target := Target{App: k.App, Team: app.team, Environment: k.Environment, Repository: app.repo.URL,
 		Trigger: r.trigger, TriggeredBy: r.triggeredBy, Reason: r.reason, Forced: r.forced}
 

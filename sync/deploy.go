@@ -48,6 +48,10 @@ type Policy struct {
 	Timeout time.Duration
 	// NoPrune keeps objects that the new revision lacks.
 	NoPrune bool
+	// WaitForImages checks that every image exists in its registry before applying, for up
+	// to ImageTimeout (default 5m).
+	WaitForImages bool
+	ImageTimeout  time.Duration
 }
 
 // Deployer carries out deploys: apply, prune, wait, and record every step in the history store.
@@ -60,6 +64,9 @@ type Deployer struct {
 	PollInterval time.Duration
 	// OnDeploy, when set, is told about each state change of each deploy. It must not block.
 	OnDeploy func(history.Deploy)
+	// Images checks registries for Policy.WaitForImages. Default: an ImageChecker with its
+	// defaults.
+	Images *ImageChecker
 }
 
 // notify tells OnDeploy about a state change of rec.
@@ -170,6 +177,11 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 		}
 		return &deployError{history.StateFailure, "render", renderErr}
 	}
+	if p.WaitForImages && len(res.Images) > 0 {
+		if err := d.waitImages(ctx, id, res.Images, p.ImageTimeout); err != nil {
+			return err
+		}
+	}
 	if err := d.status(ctx, id, "apply", fmt.Sprintf("applying %d objects of %s", len(res.Objects), shortSHA(t.Revision.Commit))); err != nil {
 		return err
 	}
@@ -232,6 +244,36 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 	err = d.wait(ctx, cluster, objs, p.Timeout)
 	d.Metrics.observeStep("wait", d.now().Sub(waitStart))
 	return err
+}
+
+// waitImages waits, within timeout, until every image exists in its registry, and records the
+// wait. An image that never appears fails the deploy (its CI did not push it); a registry that
+// refuses or cannot be reached is the platform's error.
+func (d *Deployer) waitImages(ctx context.Context, id int64, images []string, timeout time.Duration) error {
+	if err := d.status(ctx, id, "images", "waiting for "+strings.Join(images, ", ")); err != nil {
+		return err
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	checker := d.Images
+	if checker == nil {
+		checker = &ImageChecker{}
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := d.now()
+	err := checker.Wait(wctx, images)
+	d.Metrics.observeStep("images", d.now().Sub(start))
+	switch {
+	case err == nil:
+		return d.status(ctx, id, "images", fmt.Sprintf("%d images present", len(images)))
+	case ctx.Err() != nil:
+		return &deployError{history.StateInactive, "images", err}
+	case errors.Is(err, ErrImageMissing):
+		return &deployError{history.StateFailure, "images", err}
+	}
+	return &deployError{history.StateError, "images", err}
 }
 
 func (d *Deployer) status(ctx context.Context, id int64, step, msg string) error {

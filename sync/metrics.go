@@ -14,7 +14,7 @@ type Metrics struct {
 	deploys *prometheus.CounterVec
 	// duration observes whole deploys, from record to final state. Label: environment.
 	duration *prometheus.HistogramVec
-	// steps observes the apply, prune and wait steps. Label: step.
+	// steps observes the images, apply, prune and wait steps. Label: step.
 	steps *prometheus.HistogramVec
 	// queueDepth is the number of (app, environment) keys waiting for a worker.
 	queueDepth prometheus.Gauge
@@ -54,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"app", "team", "environment", "state"}),
 	}
 	reg.MustRegister(m.deploys, m.duration, m.steps, m.queueDepth, m.queueWait, m.drift, m.current)
-	for _, s := range []string{"apply", "prune", "wait"} {
+	for _, s := range []string{"images", "apply", "prune", "wait"} {
 		m.steps.WithLabelValues(s)
 	}
 	return m
