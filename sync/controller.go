@@ -70,6 +70,9 @@ type Options struct {
 	Cache    *source.Cache
 	// Cluster returns the connection of an environment.
 	Cluster func(env string) (*Cluster, error)
+	// TeamCluster, when set, returns the connection a team's deploys use in an environment
+	// (for example one impersonating the team's service account); Cluster serves otherwise.
+	TeamCluster func(env string, team *environments.Team) (*Cluster, error)
 	// Workers is how many keys deploy at once. Default 4.
 	Workers int
 	// ResyncInterval is how often every app is checked for drift. Default 10m; negative
@@ -533,7 +536,12 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 	delete(c.held, k)
 	c.mu.Unlock()
 
-	cluster, err := c.opts.Cluster(k.Environment)
+	var cluster *Cluster
+	if c.opts.TeamCluster != nil {
+		cluster, err = c.opts.TeamCluster(k.Environment, team)
+	} else {
+		cluster, err = c.opts.Cluster(k.Environment)
+	}
 	if err != nil {
 		return errRetry{fmt.Errorf("connect to %s: %w", k.Environment, err)}
 	}

@@ -89,6 +89,14 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Store:          store,
 		Cache:          h.cache,
 		Cluster:        func(string) (*Cluster, error) { return h.cluster, nil },
+		// A team with a service account deploys as that account, as flyt serve does.
+		TeamCluster: func(env string, team *environments.Team) (*Cluster, error) {
+			if team.ServiceAccount == "" {
+				return h.cluster, nil
+			}
+			e := h.platform.Environment(env)
+			return NewCluster(env, "impersonated", environments.ImpersonateTeam(plane.RESTConfig(), e.TeamNamespace(team), team.ServiceAccount))
+		},
 		Workers:        4,
 		ResyncInterval: -1,
 		Log:            testr.New(t),

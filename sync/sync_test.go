@@ -9,7 +9,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -309,4 +311,55 @@ func TestPromoteAndRollback(t *testing.T) {
 	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "registry.example/promo:"+sha1[:7] {
 		t.Errorf("prod image after rollback = %s, want v1's", img)
 	}
+}
+
+func TestTeamServiceAccountIsImpersonated(t *testing.T) {
+	h := newHarness(t, func(p *environments.Platform) { p.Teams[0].ServiceAccount = "deployer" })
+	// The account has no rights yet: the cluster's RBAC refuses the team's writes.
+	sha := h.push(map[string]string{".nais/app.yaml": app("fenced", "registry.example/fenced:1")}, "v1")
+	d := h.waitDeploy("fenced", "dev", sha)
+	if d.State != history.StateFailure || !strings.Contains(d.Message, `"system:serviceaccount:`+h.devNS+`:deployer" cannot`) {
+		t.Fatalf("deploy as an account without rights: %s %q; want a failure naming the account", d.State, d.Message)
+	}
+	// Granting the account rights in its own namespace lets the same revision deploy.
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.devNS, Name: "deployer"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.devNS, Name: "deployer"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "deployer"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "deployer", Namespace: h.devNS}},
+	}
+	for _, o := range []client.Object{role, binding} {
+		if err := plane.Client().Create(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// RBAC takes effect when the API server's authorizer has seen the binding.
+	as, err := NewCluster("dev", "as-deployer", environments.ImpersonateTeam(plane.RESTConfig(), h.devNS, "deployer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := as.Client().List(t.Context(), &appsv1.DeploymentList{}, client.InNamespace(h.devNS)); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the binding never took effect: %v", err)
+		}
+	}
+	if err := h.ctrl.Redeploy("fenced", "dev", "operator", "rights granted"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if ds := h.deploys("fenced", "dev"); len(ds) > 1 && ds[0].State.Terminal() {
+			if ds[0].State != history.StateSuccess {
+				t.Fatalf("redeploy as an account with rights: %s %s", ds[0].State, ds[0].Message)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("redeploy never finished")
 }

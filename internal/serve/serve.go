@@ -150,14 +150,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	s.cache = source.NewCache(filepath.Join(dataDir, "git"), source.Options{Metrics: gitMetrics})
 	s.ctrl = flytsync.NewController(flytsync.Options{
-		Platform: watcher.Current,
-		Store:    store,
-		Cache:    s.cache,
-		Cluster:  s.cluster,
-		Workers:  workers,
-		Metrics:  syncMetrics,
-		Log:      logr.FromSlogHandler(log.Handler()),
-		OnDeploy: func(d history.Deploy) { reporter.Report(deployEvent(d, s.watcher.Current())) },
+		Platform:    watcher.Current,
+		Store:       store,
+		Cache:       s.cache,
+		Cluster:     s.cluster,
+		TeamCluster: s.teamCluster,
+		Workers:     workers,
+		Metrics:     syncMetrics,
+		Log:         logr.FromSlogHandler(log.Handler()),
+		OnDeploy:    func(d history.Deploy) { reporter.Report(deployEvent(d, s.watcher.Current())) },
 	})
 	s.poller = source.NewPoller(s.cache, s.repositories, source.PollerOptions{Interval: p.Server.PollInterval.Duration, Metrics: gitMetrics},
 		s.ctrl.RepositoryChanged,
@@ -346,6 +347,41 @@ func (s *server) cluster(env string) (*flytsync.Cluster, error) {
 		return nil, err
 	}
 	s.clusters[env] = &clusterEntry{key: key, cluster: c}
+	return c, nil
+}
+
+// teamCluster returns the connection a team's deploys use: the environment's, or, when the team
+// names a service account, one that impersonates it in the team's namespace, so the cluster's
+// RBAC confines the team's writes too.
+func (s *server) teamCluster(env string, team *environments.Team) (*flytsync.Cluster, error) {
+	if team.ServiceAccount == "" {
+		return s.cluster(env)
+	}
+	e := s.watcher.Current().Environment(env)
+	if e == nil {
+		return nil, fmt.Errorf("%w: %q", flytsync.ErrUnknownEnvironment, env)
+	}
+	ns := e.TeamNamespace(team)
+	key := fmt.Sprintf("%s|%s|%v|%s|%s|%s", e.Cluster.Kubeconfig, e.Cluster.Context, e.Cluster.InCluster, e.Cluster.Name, ns, team.ServiceAccount)
+	id := env + "/" + team.Name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clusters[id]; ok && c.key == key {
+		return c.cluster, nil
+	}
+	cfg, err := e.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	name := e.Cluster.Name
+	if name == "" {
+		name = e.Name
+	}
+	c, err := flytsync.NewCluster(env, name, environments.ImpersonateTeam(cfg, ns, team.ServiceAccount))
+	if err != nil {
+		return nil, err
+	}
+	s.clusters[id] = &clusterEntry{key: key, cluster: c}
 	return c, nil
 }
 
