@@ -85,10 +85,10 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		cache: source.NewCache(t.TempDir(), source.Options{}), cluster: cluster}
 	h.setClock(time.Now)
 	h.ctrl = NewController(Options{
-		Platform:       func() *environments.Platform { return h.platform },
-		Store:          store,
-		Cache:          h.cache,
-		Cluster:        func(string) (*Cluster, error) { return h.cluster, nil },
+		Platform: func() *environments.Platform { return h.platform },
+		Store:    store,
+		Cache:    h.cache,
+		Cluster:  func(string) (*Cluster, error) { return h.cluster, nil },
 		// A team with a service account deploys as that account, as flyt serve does.
 		TeamCluster: func(env string, team *environments.Team) (*Cluster, error) {
 			if team.ServiceAccount == "" {
