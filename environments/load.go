@@ -88,6 +88,9 @@ func (p *Platform) setDefaults(dir string) {
 	if s.PollInterval.Duration == 0 {
 		s.PollInterval.Duration = DefaultPollInterval
 	}
+	if s.Retention.ExportDir != "" {
+		s.Retention.ExportDir = resolvePath(dir, s.Retention.ExportDir)
+	}
 	if s.Workers == 0 {
 		s.Workers = DefaultWorkers
 	}
@@ -234,6 +237,9 @@ func (v *validator) server() {
 	}
 	if s.PollInterval.Duration < 0 {
 		v.errorf("server.pollInterval", "must be positive, such as 1m")
+	}
+	if s.Retention.Days < 0 {
+		v.errorf("server.retention.days", "must be positive (days of history to keep); leave it out to keep every deploy")
 	}
 	if s.Workers < 0 {
 		v.errorf("server.workers", "must be positive; leave it out for %d", DefaultWorkers)

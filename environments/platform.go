@@ -55,6 +55,18 @@ type Server struct {
 	// AllowMassPrune lets a single render delete more than half of a team's apps in an
 	// environment. Off by default: such a change is held and reported.
 	AllowMassPrune bool `json:"allowMassPrune,omitempty"`
+	// Retention, when Days is set, exports and then deletes finished deploys older than Days.
+	// Off by default: flyt keeps every deploy.
+	Retention Retention `json:"retention,omitempty"`
+}
+
+// Retention is the optional history retention policy.
+type Retention struct {
+	// Days is how many days of deploys to keep; 0 keeps them all.
+	Days int `json:"days,omitempty"`
+	// ExportDir receives the deploys before they are deleted, one JSON object per line in a
+	// file per run (flyt-history-<time>.jsonl). Default: <dataDir>/history-export.
+	ExportDir string `json:"exportDir,omitempty"`
 }
 
 // GitHub configures how flyt talks to the GitHub API: a token file, or a GitHub App.

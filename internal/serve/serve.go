@@ -211,6 +211,7 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		})
 		rg.Go(func() { _ = s.poller.Run(ctx) })
+		rg.Go(func() { retain(ctx, store, watcher.Current, dataDir, log, time.Now) })
 		s.setReady(true)
 		rg.Wait()
 	}
