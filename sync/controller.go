@@ -73,7 +73,7 @@ type Options struct {
 	// TeamCluster, when set, returns the connection a team's deploys use in an environment
 	// (for example one impersonating the team's service account); Cluster serves otherwise.
 	TeamCluster func(env string, team *environments.Team) (*Cluster, error)
-	// Workers is how many keys deploy at once. Default 4.
+	// Workers is how many keys deploy at once. Default 16 (deploys mostly wait).
 	Workers int
 	// ResyncInterval is how often every app is checked for drift. Default 10m; negative
 	// disables it.
@@ -82,7 +82,7 @@ type Options struct {
 	Log            logr.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// PollInterval is how often readiness is polled during a deploy's wait. Default 1s.
+	// PollInterval is how often readiness is polled during a deploy's wait. Default 500ms.
 	PollInterval time.Duration
 	// OnDeploy, when set, is told about every state change of every deploy (for GitHub
 	// deployment statuses, notifications and the event stream). It must not block.
@@ -111,7 +111,7 @@ type Controller struct {
 // NewController returns a controller; Run starts it.
 func NewController(opts Options) *Controller {
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = 16
 	}
 	if opts.ResyncInterval == 0 {
 		opts.ResyncInterval = 10 * time.Minute

@@ -60,7 +60,8 @@ type Deployer struct {
 	Metrics *Metrics
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// PollInterval is how often readiness is checked while waiting. Default 1s.
+	// PollInterval is how often readiness is checked while waiting. Default 500ms: a new
+	// Deployment is never ready at the first check, and each check is one GET per object.
 	PollInterval time.Duration
 	// OnDeploy, when set, is told about each state change of each deploy. It must not block.
 	OnDeploy func(history.Deploy)
@@ -375,7 +376,7 @@ func (d *Deployer) wait(ctx context.Context, cluster *Cluster, objs []*unstructu
 	}
 	interval := d.PollInterval
 	if interval <= 0 {
-		interval = time.Second
+		interval = 500 * time.Millisecond
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
