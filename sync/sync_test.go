@@ -82,11 +82,10 @@ func TestCommitDeploysChangesAndPrunes(t *testing.T) {
 	}
 
 	// The same revision again: nothing is written and nothing recorded.
-	rv := dep.ResourceVersion
 	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello"}, &dep); err != nil {
 		t.Fatal(err)
 	}
-	rv = dep.ResourceVersion
+	rv := dep.ResourceVersion
 	before := len(h.deploys("hello", "dev"))
 	h.ctrl.ResyncAll()
 	h.idle()
