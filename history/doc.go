@@ -92,6 +92,5 @@
 //
 // The test suite runs every test against SQLite (in a temporary directory) and against a real
 // PostgreSQL server that internal/pgtest starts from Debian's postgresql package. Without
-// PostgreSQL installed those tests fail and say how to install it; set FLYT_SKIP_POSTGRES=1 to
-// skip them instead.
+// PostgreSQL installed those tests fail and say how to install it.
 package history

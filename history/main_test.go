@@ -21,9 +21,7 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
-	if !pgtest.Skip() {
-		pg, pgErr = pgtest.Start()
-	}
+	pg, pgErr = pgtest.Start()
 	code := m.Run()
 	pg.Stop()
 	os.Exit(code)
@@ -35,7 +33,7 @@ func sqliteDSN(t testing.TB) string {
 }
 
 // postgresDSN returns the DSN of a new PostgreSQL database, failing the test when the package
-// server could not start (skipping it only with FLYT_SKIP_POSTGRES=1).
+// server could not start.
 func postgresDSN(t testing.TB) string {
 	return pgtest.Require(t, pg, pgErr).NewDatabase(t)
 }

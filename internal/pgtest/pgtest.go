@@ -21,8 +21,8 @@
 //
 // and in a test: dsn := pg.NewDatabase(t).
 //
-// Install the binaries with `apt-get install -y postgresql`. Tests that need PostgreSQL fail
-// when they are missing; set FLYT_SKIP_POSTGRES=1 to skip them instead (see Skip).
+// Install the binaries with `apt-get install -y postgresql`. Tests that need PostgreSQL fail,
+// saying how to install it, when they are missing: the PostgreSQL store is never left untested.
 package pgtest
 
 import (
@@ -45,15 +45,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// SkipEnv names the environment variable that, set to "1", makes Skip true: for developers
-// without PostgreSQL installed. CI never sets it.
-const SkipEnv = "FLYT_SKIP_POSTGRES"
-
 // ErrNoBinaries says the PostgreSQL server binaries are not installed.
-var ErrNoBinaries = errors.New("PostgreSQL server binaries (initdb, postgres) not found under /usr/lib/postgresql/*/bin or in PATH; install them with `apt-get install -y postgresql`, or set " + SkipEnv + "=1 to skip the PostgreSQL tests")
-
-// Skip reports whether the caller asked to skip PostgreSQL tests (FLYT_SKIP_POSTGRES=1).
-func Skip() bool { return os.Getenv(SkipEnv) == "1" }
+var ErrNoBinaries = errors.New("PostgreSQL server binaries (initdb, postgres) not found under /usr/lib/postgresql/*/bin or in PATH; install them with `apt-get install -y postgresql`")
 
 // Server is a running throwaway PostgreSQL server.
 type Server struct {
@@ -300,13 +293,10 @@ func (s *Server) Stop() {
 	s.cleanup()
 }
 
-// Require returns srv for a test that needs PostgreSQL, skipping the test when FLYT_SKIP_POSTGRES=1
-// and failing it with startErr (saying how to install PostgreSQL) when the server did not start.
+// Require returns srv for a test that needs PostgreSQL, failing it with startErr (saying how to
+// install PostgreSQL) when the server did not start.
 func Require(t testing.TB, srv *Server, startErr error) *Server {
 	t.Helper()
-	if Skip() {
-		t.Skip(SkipEnv + "=1: skipping a PostgreSQL test")
-	}
 	if startErr != nil {
 		t.Fatalf("PostgreSQL is needed for this test: %v", startErr)
 	}

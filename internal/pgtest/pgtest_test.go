@@ -18,9 +18,6 @@ import (
 // TestServer starts a server, uses two fresh databases over the socket and TCP, and checks that
 // Stop removes everything.
 func TestServer(t *testing.T) {
-	if Skip() {
-		t.Skip(SkipEnv + "=1")
-	}
 	srv, err := Start()
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +89,6 @@ func TestMain(m *testing.M) {
 // TestServerDiesWithTestBinary SIGKILLs a test binary that started a server: the server must
 // not outlive it.
 func TestServerDiesWithTestBinary(t *testing.T) {
-	if Skip() {
-		t.Skip(SkipEnv + "=1")
-	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), orphanEnv+"=1")
 	out, err := cmd.StdoutPipe()
