@@ -25,22 +25,37 @@ func (s *Server) CPUTime() (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("server cpu time: postmaster.pid: %w", err)
 	}
-	_, ticks, err := procTicks(pm, true)
-	if err != nil {
-		return 0, fmt.Errorf("server cpu time: %w", err)
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err != nil || pid == pm {
-			continue
+	// A backend that exits between the two reads would be counted in neither place (or in
+	// both): read the postmaster before and after its children and retry until it held still.
+	var ticks int64
+	for range 10 {
+		_, own, err := procTicks(pm, true)
+		if err != nil {
+			return 0, fmt.Errorf("server cpu time: %w", err)
 		}
-		parent, t, err := procTicks(pid, false)
-		if err == nil && parent == pm {
-			ticks += t
+		ticks = own + childTicks(pm)
+		if _, again, err := procTicks(pm, true); err == nil && again == own {
+			break
 		}
 	}
 	return float64(ticks) / clockTicks, nil
+}
+
+// childTicks sums the user+system ticks of the live children of pid.
+func childTicks(pid int) int64 {
+	var ticks int64
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		child, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil || child == pid {
+			continue
+		}
+		parent, t, err := procTicks(child, false)
+		if err == nil && parent == pid {
+			ticks += t
+		}
+	}
+	return ticks
 }
 
 // procTicks reads a process's parent and its user+system ticks (and its reaped children's
