@@ -2,6 +2,8 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
@@ -26,6 +28,24 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 		b.WriteByte('\n')
 	}
 	return b.Bytes(), nil
+}
+
+// digest returns "sha256:" and the hex SHA-256 of Canonical(objs). It writes each object's
+// line into the hash as it goes instead of building the whole form in memory.
+func digest(objs []*unstructured.Unstructured) (string, error) {
+	h := sha256.New()
+	var b bytes.Buffer
+	b.Grow(4096)
+	var e jsonWriter
+	for _, o := range objs {
+		b.Reset()
+		if err := e.value(&b, o.Object); err != nil {
+			return "", fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		b.WriteByte('\n')
+		h.Write(b.Bytes())
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func appendJSON(b *bytes.Buffer, v any) error {

@@ -1,44 +1,354 @@
 package render
 
 import (
+	"encoding"
 	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
+	"sync"
+	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // toUnstructured converts a typed object to the unstructured form sync applies, and drops the
 // fields the API server fills in (creationTimestamp, status), so the output holds only what
-// flyt means to own. It goes through encoding/json, whose struct encoders are cached, and a
-// small JSON reader that keeps integers as int64 as Kubernetes' own decoders do: on a render's
-// path this is several times faster than the reflective runtime.DefaultUnstructuredConverter,
-// and gives the same maps (the golden tests hold it to that).
+// flyt means to own. It walks the object with reflection as encoding/json would encode it
+// (json tags, omitempty, omitzero, inlined embedded structs) and builds the maps directly,
+// with integers as int64 as Kubernetes' own decoders give them; types with their own JSON
+// encoding go through encoding/json. The result is the same maps as encoding the object and
+// decoding the JSON (TestToUnstructuredMatchesConverter holds it to that), without the bytes
+// in between, which matters because every render converts every generated object.
 func toUnstructured(o any) (*unstructured.Unstructured, error) {
-	data, err := json.Marshal(o)
+	v := reflect.ValueOf(o)
+	x, err := encoderFor(v.Type())(v)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) == 0 {
-		return nil, fmt.Errorf("%T did not encode to a JSON object", o)
-	}
-	// data is ours alone and never written again, so the reader may view it as a string
-	// without copying it; the maps' strings are then slices of it.
-	r := jsonReader{data: unsafe.String(&data[0], len(data))}
-	v, err := r.value()
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
+	m, ok := x.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%T did not encode to a JSON object", o)
 	}
 	delete(m, "status")
-	dropNullTimestamps(m)
 	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// encoder turns a value of one type into its unstructured form: map[string]any, []any,
+// string, int64, float64, bool or nil.
+type encoder func(v reflect.Value) (any, error)
+
+// encoders memoizes an encoder per type; there is one per Go type a render meets, so it stays
+// small.
+var encoders sync.Map // reflect.Type → encoder
+
+func encoderFor(t reflect.Type) encoder {
+	if e, ok := encoders.Load(t); ok {
+		return e.(encoder)
+	}
+	// A recursive type meets itself while its encoder is being built: hand out an indirect one
+	// that waits for the real one, as encoding/json does.
+	var (
+		wg sync.WaitGroup
+		f  encoder
+	)
+	wg.Add(1)
+	e, loaded := encoders.LoadOrStore(t, encoder(func(v reflect.Value) (any, error) {
+		wg.Wait()
+		return f(v)
+	}))
+	if loaded {
+		return e.(encoder)
+	}
+	f = newEncoder(t)
+	wg.Done()
+	encoders.Store(t, f)
+	return f
+}
+
+var (
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+	quantityType      = reflect.TypeFor[resource.Quantity]()
+	timeType          = reflect.TypeFor[metav1.Time]()
+)
+
+func newEncoder(t reflect.Type) encoder {
+	switch t {
+	case quantityType:
+		return func(v reflect.Value) (any, error) {
+			q := v.Interface().(resource.Quantity)
+			return q.String(), nil
+		}
+	case intOrStrType:
+		return func(v reflect.Value) (any, error) {
+			switch x := v.Interface().(intstr.IntOrString); x.Type {
+			case intstr.Int:
+				return int64(x.IntVal), nil
+			case intstr.String:
+				return validUTF8(x.StrVal), nil
+			}
+			return jsonEncode(v)
+		}
+	case timeType:
+		return func(v reflect.Value) (any, error) {
+			if v.IsZero() {
+				return nil, nil // what Time's MarshalJSON writes for the zero time
+			}
+			return jsonEncode(v)
+		}
+	}
+	if implements(t, marshalerType) || implements(t, textMarshalerType) {
+		return jsonEncode
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return func(v reflect.Value) (any, error) { return v.Bool(), nil }
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(v reflect.Value) (any, error) { return v.Int(), nil }
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return func(v reflect.Value) (any, error) {
+			if u := v.Uint(); u <= math.MaxInt64 {
+				return int64(u), nil
+			}
+			return jsonEncode(v)
+		}
+	case reflect.String:
+		return func(v reflect.Value) (any, error) { return validUTF8(v.String()), nil }
+	case reflect.Pointer:
+		elem := encoderFor(t.Elem())
+		return func(v reflect.Value) (any, error) {
+			if v.IsNil() {
+				return nil, nil
+			}
+			return elem(v.Elem())
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return jsonEncode // base64
+		}
+		elem := encoderFor(t.Elem())
+		return func(v reflect.Value) (any, error) {
+			if v.IsNil() {
+				return nil, nil
+			}
+			out := make([]any, v.Len())
+			for i := range out {
+				x, err := elem(v.Index(i))
+				if err != nil {
+					return nil, err
+				}
+				out[i] = x
+			}
+			return out, nil
+		}
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String || implements(t.Key(), textMarshalerType) {
+			return jsonEncode
+		}
+		elem := encoderFor(t.Elem())
+		return func(v reflect.Value) (any, error) {
+			if v.IsNil() {
+				return nil, nil
+			}
+			out := make(map[string]any, v.Len())
+			for it := v.MapRange(); it.Next(); {
+				x, err := elem(it.Value())
+				if err != nil {
+					return nil, err
+				}
+				out[validUTF8(it.Key().String())] = x
+			}
+			return out, nil
+		}
+	case reflect.Struct:
+		fields, ok := structFields(t, nil)
+		if !ok {
+			return jsonEncode
+		}
+		return func(v reflect.Value) (any, error) {
+			out := map[string]any{}
+			for i := range fields {
+				f := &fields[i]
+				fv := v.FieldByIndex(f.index)
+				if f.omitEmpty && isEmptyValue(fv) || f.omitZero && f.isZero(fv) {
+					continue
+				}
+				x, err := f.enc(fv)
+				if err != nil {
+					return nil, err
+				}
+				if x == nil && f.name == "creationTimestamp" {
+					continue // the API server sets it
+				}
+				out[f.name] = x
+			}
+			return out, nil
+		}
+	}
+	// Floats (whose JSON form may read back as an integer), arrays, interfaces and whatever
+	// else encoding/json knows how to write.
+	return jsonEncode
+}
+
+func implements(t, iface reflect.Type) bool {
+	return t.Implements(iface) || t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(iface)
+}
+
+// encodedField is a struct field as encoding/json writes it.
+type encodedField struct {
+	name      string
+	index     []int
+	omitEmpty bool
+	omitZero  bool
+	isZero    func(reflect.Value) bool
+	enc       encoder
+}
+
+// structFields lists the fields encoding/json writes for t, embedded structs without a name
+// inlined. It says false for what it does not mirror (embedded pointers, ",string", clashing
+// names), which then goes through encoding/json.
+func structFields(t reflect.Type, prefix []int) ([]encodedField, bool) {
+	var fields []encodedField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() && !(sf.Anonymous && sf.Type.Kind() == reflect.Struct) {
+			if sf.Anonymous {
+				return nil, false
+			}
+			continue
+		}
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		index := append(slices.Clone(prefix), i)
+		if sf.Anonymous && name == "" {
+			if sf.Type.Kind() != reflect.Struct {
+				return nil, false
+			}
+			inner, ok := structFields(sf.Type, index)
+			if !ok {
+				return nil, false
+			}
+			fields = append(fields, inner...)
+			continue
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		var omitEmpty, omitZero bool
+		for o := range strings.SplitSeq(opts, ",") {
+			switch o {
+			case "omitempty":
+				omitEmpty = true
+			case "omitzero":
+				omitZero = true
+			case "string":
+				return nil, false
+			}
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		fields = append(fields, encodedField{name: name, index: index, omitEmpty: omitEmpty, omitZero: omitZero,
+			isZero: zeroCheck(sf.Type), enc: encoderFor(sf.Type)})
+	}
+	for i, f := range fields {
+		for _, g := range fields[:i] {
+			if f.name == g.name {
+				return nil, false
+			}
+		}
+	}
+	return fields, true
+}
+
+type isZeroer interface{ IsZero() bool }
+
+var isZeroerType = reflect.TypeFor[isZeroer]()
+
+// zeroCheck is encoding/json's test for omitzero: the type's IsZero method if it has one,
+// else the zero value.
+func zeroCheck(t reflect.Type) func(reflect.Value) bool {
+	switch {
+	case t.Kind() == reflect.Pointer && t.Implements(isZeroerType):
+		return func(v reflect.Value) bool { return v.IsNil() || v.Interface().(isZeroer).IsZero() }
+	case t.Kind() == reflect.Interface && t.Implements(isZeroerType):
+		return func(v reflect.Value) bool {
+			return v.IsNil() || v.Elem().Kind() == reflect.Pointer && v.Elem().IsNil() || v.Interface().(isZeroer).IsZero()
+		}
+	case t.Implements(isZeroerType):
+		return func(v reflect.Value) bool { return v.Interface().(isZeroer).IsZero() }
+	case reflect.PointerTo(t).Implements(isZeroerType):
+		return func(v reflect.Value) bool {
+			if !v.CanAddr() {
+				c := reflect.New(v.Type()).Elem()
+				c.Set(v)
+				v = c
+			}
+			return v.Addr().Interface().(isZeroer).IsZero()
+		}
+	}
+	return reflect.Value.IsZero
+}
+
+// isEmptyValue is encoding/json's test for omitempty.
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// validUTF8 replaces each byte of s that is not valid UTF-8 with U+FFFD, as encoding/json
+// does when it writes a string.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// jsonEncode converts v by encoding it with encoding/json and reading the JSON back.
+func jsonEncode(v reflect.Value) (any, error) {
+	x := v.Interface()
+	if v.CanAddr() {
+		x = v.Addr().Interface() // so that methods on the pointer are found, as when encoding the whole object
+	}
+	data, err := json.Marshal(x)
+	if err != nil {
+		return nil, err
+	}
+	r := jsonReader{data: string(data)}
+	out, err := r.value()
+	if err != nil {
+		return nil, err
+	}
+	dropNullTimestamps(out)
+	return out, nil
 }
 
 func dropNullTimestamps(v any) {

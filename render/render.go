@@ -3,8 +3,6 @@ package render
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -572,12 +570,11 @@ func (r *renderer) finish() (*Result, error) {
 		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
 		return res, r.errs
 	}
-	canon, err := Canonical(res.Objects)
+	d, err := digest(res.Objects)
 	if err != nil {
 		return res, fmt.Errorf("encode %s for %s: %w", res.App, res.Environment, err)
 	}
-	sum := sha256.Sum256(canon)
-	res.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	res.Digest = d
 	res.Images = images(res.Objects)
 	return res, nil
 }
