@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/clusterreader"
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/engine"
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -68,14 +65,8 @@ func newCluster(environment, name string, cfg *rest.Config, httpClient *http.Cli
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build client: %w", name, err)
 	}
-	// Readiness is read object by object (a GET each, plus the ReplicaSets and Pods selected by
-	// a Deployment), not by the default caching reader, which LISTs every polled kind in the
-	// whole namespace at every poll: its cost grows with the team's other apps, and decoding
-	// those lists was 40% of flyt's CPU in an initial sync of 100 apps (bench/).
-	poller := polling.NewStatusPoller(c, mapper, polling.Options{
-		ClusterReaderFactory: engine.ClusterReaderFactoryFunc(clusterreader.NewDirectClusterReader),
-	})
-	m := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "flyt.dev"})
+	// No status poller: readiness is flyt's own loop over kstatus (Deployer.wait).
+	m := ssa.NewResourceManager(c, nil, ssa.Owner{Field: FieldManager, Group: "flyt.dev"})
 	m.SetConcurrency(8)
 	return &Cluster{Environment: environment, Name: name, client: c, manager: m}, nil
 }

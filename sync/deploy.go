@@ -10,14 +10,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/normalize"
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flyt-platform/flyt/history"
 	"github.com/flyt-platform/flyt/render"
@@ -194,18 +197,11 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 	// the last success before this deploy.
 	var inventory []history.Object
 	prev, err := d.Store.LastSuccess(ctx, t.App, t.Environment)
+	noSuccess := errors.Is(err, history.ErrNotFound)
 	switch {
 	case err == nil:
 		inventory = prev.Objects
-	case errors.Is(err, history.ErrNotFound):
-		// No success on record: a first deploy, or a lost history store. The app's live
-		// objects, found by their owner labels, are the inventory.
-		if !p.NoPrune {
-			if inventory, err = liveInventory(ctx, cluster, t, p, objs); err != nil {
-				return &deployError{classify(err), "apply", fmt.Errorf("find live objects: %w", err)}
-			}
-		}
-	default:
+	case !noSuccess:
 		return &deployError{history.StateError, "apply", fmt.Errorf("read inventory: %w", err)}
 	}
 
@@ -222,6 +218,15 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 	}
 	if err := d.status(ctx, id, "apply", summarize(cs)); err != nil {
 		return err
+	}
+	if noSuccess && !p.NoPrune && !allCreated(cs) {
+		// No success on record, yet some objects were already there: a lost history store
+		// (or a first deploy over objects flyt labelled before). The app's live objects,
+		// found by their owner labels, are the inventory. When every object was created the
+		// app had nothing live, and the eight LISTs this takes are skipped.
+		if inventory, err = liveInventory(ctx, cluster, t, p, objs); err != nil {
+			return &deployError{classify(err), "prune", fmt.Errorf("find live objects: %w", err)}
+		}
 	}
 
 	if !p.NoPrune && len(inventory) > 0 {
@@ -367,9 +372,17 @@ func (d *Deployer) prune(ctx context.Context, cluster *Cluster, id int64, t Targ
 	return pruned, nil
 }
 
-// wait waits until every object is ready (kstatus Current). It fails fast, with the specific
-// reason, when a workload fails: a failed kstatus, or pods in CrashLoopBackOff or
-// ImagePullBackOff, which will not heal by waiting.
+// wait waits until every object is ready (kstatus Current), reading each object with a GET per
+// poll until it is, and no longer after: most kinds are ready at the first poll, and only the
+// Deployment is read again. It fails fast, with the specific reason, when a workload fails: a
+// failed kstatus, or pods in CrashLoopBackOff or ImagePullBackOff, which will not heal by
+// waiting (a crash loop never makes a Deployment fail before its progress deadline, NAIS's
+// default 5 minutes, but it is already a verdict). The pods of an unready Deployment are
+// listed from the second poll on.
+//
+// This is kstatus's own status computation (as ssa's WaitForSet uses) in a loop of flyt's:
+// WaitForSet reads every object, and a Deployment's ReplicaSets and their pods, at every poll
+// until all are ready, three to four times the requests for the same answer (bench/).
 func (d *Deployer) wait(ctx context.Context, cluster *Cluster, objs []*unstructured.Unstructured, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
@@ -378,67 +391,92 @@ func (d *Deployer) wait(ctx context.Context, cluster *Cluster, objs []*unstructu
 	if interval <= 0 {
 		interval = 500 * time.Millisecond
 	}
-	wctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
-	// Watch the pods beside kstatus: a crash loop never makes a Deployment Failed before its
-	// progress deadline (NAIS default: 5 minutes), but it is already a verdict.
-	errFatal := errors.New("workload failed")
-	var fatal []Problem
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pending := objs
+	var waiting []string // why the pending objects are not ready, as of the last poll
+	var problems []Problem
+	for poll := 0; ; poll++ {
+		if poll > 0 {
 			select {
 			case <-wctx.Done():
-				return
-			case <-tick.C:
-			}
-			ps, err := diagnose(wctx, cluster.client, objs)
-			if err != nil {
-				continue
-			}
-			for _, p := range ps {
-				if p.Fatal {
-					fatal = ps
-					cancel(errFatal)
-					return
-				}
+			case <-time.After(interval):
 			}
 		}
-	}()
-
-	err := cluster.manager.WaitForSetWithContext(wctx, object.UnstructuredSetToObjMetadataSet(objs), ssa.WaitOptions{
-		Interval: interval, Timeout: timeout, FailFast: true,
-	})
-	cancel(nil)
-	<-watchDone
-	if errors.Is(context.Cause(wctx), errFatal) {
-		return &deployError{history.StateFailure, "wait", fmt.Errorf("rollout failed: %s", joinProblems(fatal))}
-	}
-	if err == nil {
-		return nil
+		if wctx.Err() != nil {
+			break
+		}
+		var next []*unstructured.Unstructured
+		var why []string
+		var found []Problem
+		for _, o := range pending {
+			st, ps, err := readiness(wctx, cluster.client, o, poll > 0)
+			if err != nil {
+				if wctx.Err() != nil {
+					break
+				}
+				return &deployError{classify(err), "wait", err}
+			}
+			found = append(found, ps...)
+			switch {
+			case st.Status == status.CurrentStatus:
+				continue
+			case st.Status == status.FailedStatus && !slices.ContainsFunc(ps, func(p Problem) bool { return p.Fatal }):
+				found = append(found, Problem{Object: subject(o), Reason: "Failed", Message: st.Message, Fatal: true})
+			}
+			next = append(next, o)
+			why = append(why, fmt.Sprintf("%s: %s", subject(o), st.Message))
+		}
+		if wctx.Err() != nil {
+			break
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		sortProblems(found)
+		if len(found) > 0 && found[0].Fatal {
+			return &deployError{history.StateFailure, "wait", fmt.Errorf("rollout failed: %s", joinProblems(found))}
+		}
+		pending, waiting, problems = next, why, found
 	}
 	if ctx.Err() != nil {
 		return &deployError{history.StateInactive, "wait", fmt.Errorf("interrupted while waiting: %w", ctx.Err())}
 	}
 	// Say why, from the objects themselves, rather than only "timeout".
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer rcancel()
-	problems, derr := diagnose(rctx, cluster.client, objs)
-	if derr == nil && len(problems) > 0 {
-		state := history.StateError
-		if problems[0].Fatal {
-			state = history.StateFailure
+	if len(problems) > 0 {
+		return &deployError{history.StateError, "wait", fmt.Errorf("rollout not done after %s: %s", timeout, joinProblems(problems))}
+	}
+	return &deployError{history.StateError, "wait", fmt.Errorf("rollout not done after %s: %s", timeout, strings.Join(waiting, "; "))}
+}
+
+// readiness reads o's live object and computes its kstatus; for a Deployment that is not
+// ready, and when pods is set, it also looks at its pods for problems.
+func readiness(ctx context.Context, c client.Reader, o *unstructured.Unstructured, pods bool) (*status.Result, []Problem, error) {
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(o.GroupVersionKind())
+	if err := c.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &status.Result{Status: status.NotFoundStatus, Message: "not found"}, nil, nil
 		}
-		return &deployError{state, "wait", fmt.Errorf("rollout failed: %s", joinProblems(problems))}
+		return nil, nil, fmt.Errorf("read %s: %w", subject(o), err)
 	}
-	if strings.HasPrefix(err.Error(), "failed early") {
-		return &deployError{history.StateFailure, "wait", err}
+	st, err := status.Compute(live)
+	if err != nil {
+		return nil, nil, fmt.Errorf("status of %s: %w", subject(o), err)
 	}
-	return &deployError{classify(err), "wait", err}
+	if st.Status == status.CurrentStatus || !pods || live.GetKind() != "Deployment" || live.GroupVersionKind().Group != "apps" {
+		return st, nil, nil
+	}
+	var dep appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(live.Object, &dep); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", subject(o), err)
+	}
+	ps, err := deploymentProblems(ctx, c, &dep)
+	return st, ps, err
+}
+
+func subject(o *unstructured.Unstructured) string {
+	return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
 }
 
 // classify sorts an apply, prune or wait error: the API server refusing an object is the team's
@@ -473,6 +511,16 @@ func changeSetObjects(cs *ssa.ChangeSet) []history.Object {
 		})
 	}
 	return out
+}
+
+// allCreated reports whether the apply created every object of cs.
+func allCreated(cs *ssa.ChangeSet) bool {
+	for _, e := range cs.Entries {
+		if e.Action != ssa.CreatedAction {
+			return false
+		}
+	}
+	return true
 }
 
 // summarize counts a change set's actions: "2 created, 5 unchanged".

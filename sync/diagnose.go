@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -46,33 +45,30 @@ var fatalWaitingReasons = map[string]bool{
 	"CreateContainerError":       true,
 }
 
-// diagnose looks at the Deployments among objs and their current pods and returns what keeps
-// them from becoming available, most severe first.
-func diagnose(ctx context.Context, c client.Reader, objs []*unstructured.Unstructured) ([]Problem, error) {
+// deploymentProblems returns what keeps d from becoming available: its own failed conditions
+// and its pods' problems, most severe first.
+func deploymentProblems(ctx context.Context, c client.Reader, d *appsv1.Deployment) ([]Problem, error) {
 	var problems []Problem
-	for _, o := range objs {
-		if o.GetKind() != "Deployment" || o.GroupVersionKind().Group != "apps" {
-			continue
+	name := "Deployment/" + d.Namespace + "/" + d.Name
+	for _, cond := range d.Status.Conditions {
+		if cond.Type == appsv1.DeploymentProgressing && cond.Status == corev1.ConditionFalse {
+			problems = append(problems, Problem{Object: name, Reason: cond.Reason, Message: cond.Message, Fatal: true})
 		}
-		var d appsv1.Deployment
-		if err := c.Get(ctx, client.ObjectKeyFromObject(o), &d); err != nil {
-			return nil, fmt.Errorf("read Deployment %s/%s: %w", o.GetNamespace(), o.GetName(), err)
+		if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
+			problems = append(problems, Problem{Object: name, Reason: cond.Reason, Message: cond.Message, Fatal: true})
 		}
-		name := "Deployment/" + d.Namespace + "/" + d.Name
-		for _, cond := range d.Status.Conditions {
-			if cond.Type == appsv1.DeploymentProgressing && cond.Status == corev1.ConditionFalse {
-				problems = append(problems, Problem{Object: name, Reason: cond.Reason, Message: cond.Message, Fatal: true})
-			}
-			if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
-				problems = append(problems, Problem{Object: name, Reason: cond.Reason, Message: cond.Message, Fatal: true})
-			}
-		}
-		pp, err := podProblems(ctx, c, &d)
-		if err != nil {
-			return nil, err
-		}
-		problems = append(problems, pp...)
 	}
+	pp, err := podProblems(ctx, c, d)
+	if err != nil {
+		return nil, err
+	}
+	problems = append(problems, pp...)
+	sortProblems(problems)
+	return problems, nil
+}
+
+// sortProblems puts fatal problems first, keeping the order otherwise.
+func sortProblems(problems []Problem) {
 	slices.SortStableFunc(problems, func(a, b Problem) int {
 		if a.Fatal != b.Fatal {
 			if a.Fatal {
@@ -82,7 +78,6 @@ func diagnose(ctx context.Context, c client.Reader, objs []*unstructured.Unstruc
 		}
 		return 0
 	})
-	return problems, nil
 }
 
 // podProblems reports the waiting containers and unschedulable pods of d's newest pods.

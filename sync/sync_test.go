@@ -2,6 +2,7 @@ package sync
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,12 +13,16 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
 	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/render"
+	"github.com/flyt-platform/flyt/sync/source"
 )
 
 func objectActions(d *history.DeployDetail) map[string]history.Action {
@@ -361,4 +366,49 @@ func TestTeamServiceAccountIsImpersonated(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("redeploy never finished")
+}
+
+// TestStuckRolloutTimesOutWithReason: a Deployment whose pods no node can take never becomes
+// ready; at the deadline the deploy ends as an error that says why (the pods are
+// Unschedulable), not only that time ran out.
+func TestStuckRolloutTimesOutWithReason(t *testing.T) {
+	h := newHarness(t)
+	dep := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: "stuck", Namespace: h.devNS},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "stuck"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "stuck"}},
+				Spec: corev1.PodSpec{
+					NodeSelector: map[string]string{"flyt.dev/no-such-node": "true"},
+					Containers:   []corev1.Container{{Name: "stuck", Image: "registry.example/stuck:1"}},
+				},
+			},
+		},
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &render.Result{App: "stuck", Environment: "dev", Objects: []*unstructured.Unstructured{{Object: obj}}, Digest: "sha256:stuck"}
+	// A store of its own: the harness's controller marks unfinished deploys in its store
+	// inactive when it starts, which may be while this one runs.
+	store, err := history.Open(t.Context(), filepath.Join(t.TempDir(), "history.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	d := &Deployer{Store: store, PollInterval: 200 * time.Millisecond}
+	rec, err := d.Deploy(t.Context(), h.cluster, Target{App: "stuck", Team: h.team, Environment: "dev", Revision: source.Revision{Commit: "v1"}, Trigger: history.TriggerManual},
+		res, nil, Policy{Namespaces: []string{h.devNS}, Timeout: 4 * time.Second})
+	if err == nil || rec == nil {
+		t.Fatalf("a rollout no node can take: record %v, error %v; want a record and an error", rec, err)
+	}
+	if rec.State != history.StateError {
+		t.Errorf("state = %s, want error (the deadline passed)", rec.State)
+	}
+	if !strings.Contains(rec.Message, "rollout not done after 4s") || !strings.Contains(rec.Message, "Unschedulable") || !strings.Contains(rec.Message, "Pod/"+h.devNS+"/stuck-") {
+		t.Errorf("message %q does not say the rollout timed out because its pods are Unschedulable", rec.Message)
+	}
 }
