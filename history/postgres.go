@@ -66,7 +66,7 @@ func (s *sqlStore) importCopy(ctx context.Context, recs []Deploy, ds []DeployDet
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"objects"}, []string{"deploy_id", "grp", "version", "kind", "namespace", "name", "action"}, pgx.CopyFromRows(objects)); err != nil {
 				return fmt.Errorf("copy objects: %w", err)
 			}
-			for _, u := range s.appEnvUpserts(recs) {
+			for _, u := range s.appEnvUpserts(recs, ids) {
 				if _, err := tx.Exec(ctx, u.query, u.args...); err != nil {
 					return fmt.Errorf("record app environments: %w", err)
 				}

@@ -34,7 +34,7 @@ type dialect struct {
 	nextDeployIDs string
 	// copyImport makes Import use PostgreSQL's COPY, several times faster than INSERTs.
 	copyImport bool
-	// lateral makes Current and At pick each (app, environment)'s deploy with a LATERAL
+	// lateral makes At pick each (app, environment)'s deploy with a LATERAL
 	// join, which PostgreSQL runs as one index probe per pair; SQLite has no LATERAL but
 	// runs the equivalent correlated subqueries just as well.
 	lateral bool
@@ -216,8 +216,29 @@ const insertDeploySQL = `INSERT INTO deploys (app, team, environment, cluster, r
 	state, message, started_at, finished_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
-const upsertAppEnvSQL = `INSERT INTO app_environments (app, environment, team) VALUES (?, ?, ?)
-ON CONFLICT (app, environment) DO UPDATE SET team = excluded.team WHERE app_environments.team <> excluded.team`
+// upsertAppEnvSQL adds a pair to the catalog or updates it: the team of the newest call, and
+// the newest deploy (by start, then ID) and newest success (by finish, then ID) of the rows
+// given and those recorded. A NULL success_id in the new row keeps the recorded one.
+const upsertAppEnvSQL = `INSERT INTO app_environments (app, environment, team, latest_id, latest_started_at, success_id, success_finished_at) VALUES `
+
+const upsertAppEnvConflict = ` ON CONFLICT (app, environment) DO UPDATE SET team = excluded.team,
+	latest_id = CASE WHEN ` + newerLatest + ` THEN excluded.latest_id ELSE app_environments.latest_id END,
+	latest_started_at = CASE WHEN ` + newerLatest + ` THEN excluded.latest_started_at ELSE app_environments.latest_started_at END,
+	success_id = CASE WHEN ` + newerSuccess + ` THEN excluded.success_id ELSE app_environments.success_id END,
+	success_finished_at = CASE WHEN ` + newerSuccess + ` THEN excluded.success_finished_at ELSE app_environments.success_finished_at END`
+
+const (
+	newerLatest = `(app_environments.latest_id IS NULL OR excluded.latest_started_at > app_environments.latest_started_at
+		OR (excluded.latest_started_at = app_environments.latest_started_at AND excluded.latest_id > app_environments.latest_id))`
+	newerSuccess = `(excluded.success_id IS NOT NULL AND (app_environments.success_id IS NULL OR excluded.success_finished_at > app_environments.success_finished_at
+		OR (excluded.success_finished_at = app_environments.success_finished_at AND excluded.success_id > app_environments.success_id)))`
+)
+
+// updateSuccessSQL records deploy id, finished at a time, as its pair's newest success unless
+// a newer one is recorded (arguments: id, finished_at, app, environment, finished_at,
+// finished_at, id).
+const updateSuccessSQL = `UPDATE app_environments SET success_id = ?, success_finished_at = ? WHERE app = ? AND environment = ?
+	AND (success_id IS NULL OR ? > success_finished_at OR (? = success_finished_at AND ? > success_id))`
 
 const insertStatusSQL = `INSERT INTO statuses (deploy_id, at, state, step, message) VALUES (?, ?, ?, ?, ?) RETURNING seq`
 
@@ -266,7 +287,8 @@ func (s *sqlStore) CreateDeploy(ctx context.Context, d *Deploy) (int64, error) {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(insertStatusSQL), rec.ID, rec.StartedAt.UnixMicro(), string(rec.State), "", rec.Message); err != nil {
 			return fmt.Errorf("insert first status: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, s.d.rebind(upsertAppEnvSQL), rec.App, rec.Environment, rec.Team); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(upsertAppEnvSQL+placeholders(1, 7)+upsertAppEnvConflict),
+			rec.App, rec.Environment, rec.Team, rec.ID, rec.StartedAt.UnixMicro(), nil, nil); err != nil {
 			return fmt.Errorf("record app environment: %w", err)
 		}
 		return nil
@@ -314,8 +336,8 @@ func (s *sqlStore) RecordRender(ctx context.Context, deployID int64, r Render) e
 // appendStatus appends st to deploy id and mirrors it, inside tx. It returns ErrNotFound or
 // ErrFinished when the deploy is missing or final.
 func (s *sqlStore) appendStatus(ctx context.Context, tx *sql.Tx, id int64, st Status) (int64, error) {
-	var cur string
-	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT state FROM deploys WHERE id = ?`), id).Scan(&cur); errors.Is(err, sql.ErrNoRows) {
+	var cur, app, env string
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT state, app, environment FROM deploys WHERE id = ?`), id).Scan(&cur, &app, &env); errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	} else if err != nil {
 		return 0, fmt.Errorf("read deploy state: %w", err)
@@ -335,6 +357,11 @@ func (s *sqlStore) appendStatus(ctx context.Context, tx *sql.Tx, id int64, st St
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE deploys SET state = ?, message = ?, finished_at = ? WHERE id = ?`),
 		string(st.State), st.Message, finished, id); err != nil {
 		return 0, fmt.Errorf("mirror status onto deploy: %w", err)
+	}
+	if st.State == StateSuccess {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(updateSuccessSQL), id, at, app, env, at, at, id); err != nil {
+			return 0, fmt.Errorf("record last success: %w", err)
+		}
 	}
 	return seq, nil
 }
@@ -658,13 +685,6 @@ func (s *sqlStore) List(ctx context.Context, f Filter) (Page, error) {
 	return p, nil
 }
 
-// latestSQL and lastSuccessSQL pick one deploy of the (app, environment) in ae; they are
-// correlated subqueries so each is one probe of an index.
-const (
-	latestSQL      = `(SELECT x.id FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment ORDER BY x.started_at DESC, x.id DESC LIMIT 1)`
-	lastSuccessSQL = `(SELECT x.id FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' ORDER BY x.finished_at DESC, x.id DESC LIMIT 1)`
-)
-
 // Current implements Store.
 func (s *sqlStore) Current(ctx context.Context, f Filter) ([]Current, error) {
 	var conds []string
@@ -682,15 +702,10 @@ func (s *sqlStore) Current(ctx context.Context, f Filter) ([]Current, error) {
 	if len(conds) > 0 {
 		w = " WHERE " + strings.Join(conds, " AND ")
 	}
-	// One row per pair: the latest deploy's columns, then the last success's id; the
-	// successes are fetched in a second query, usually mostly the same rows.
-	q := `SELECT ` + deployCols + `, ` + lastSuccessSQL + ` FROM app_environments ae JOIN deploys d ON d.id = ` + latestSQL + w + ` ORDER BY ae.app, ae.environment`
-	if s.d.lateral {
-		q = `SELECT ` + deployCols + `, ls.id FROM app_environments ae
-CROSS JOIN LATERAL (SELECT x.* FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment ORDER BY x.started_at DESC, x.id DESC LIMIT 1) d
-LEFT JOIN LATERAL (SELECT x.id FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' ORDER BY x.finished_at DESC, x.id DESC LIMIT 1) ls ON TRUE` +
-			w + ` ORDER BY ae.app, ae.environment`
-	}
+	// One row per pair: the latest deploy's columns, then the last success's id, both read
+	// from the catalog; the successes are fetched in a second query, usually mostly the same
+	// rows.
+	q := `SELECT ` + deployCols + `, ae.success_id FROM app_environments ae JOIN deploys d ON d.id = ae.latest_id` + w + ` ORDER BY ae.app, ae.environment`
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("current state: %w", err)
@@ -971,6 +986,19 @@ func (s *sqlStore) Export(ctx context.Context, f Filter, fn func(Deploy) error) 
 	return nil
 }
 
+// refreshCatalogSQL recomputes the newest deploy and success of the catalog rows a WHERE
+// clause appended to it selects, from deploys.
+const refreshCatalogSQL = `UPDATE app_environments SET
+	latest_id = (SELECT x.id FROM deploys x WHERE x.app = app_environments.app AND x.environment = app_environments.environment
+		ORDER BY x.started_at DESC, x.id DESC LIMIT 1),
+	latest_started_at = (SELECT x.started_at FROM deploys x WHERE x.app = app_environments.app AND x.environment = app_environments.environment
+		ORDER BY x.started_at DESC, x.id DESC LIMIT 1),
+	success_id = (SELECT x.id FROM deploys x WHERE x.app = app_environments.app AND x.environment = app_environments.environment
+		AND x.state = 'success' ORDER BY x.finished_at DESC, x.id DESC LIMIT 1),
+	success_finished_at = (SELECT x.finished_at FROM deploys x WHERE x.app = app_environments.app AND x.environment = app_environments.environment
+		AND x.state = 'success' ORDER BY x.finished_at DESC, x.id DESC LIMIT 1)
+`
+
 // pruneBatch is how many deploys Prune exports and deletes per transaction: small enough that
 // writers are not held up long, large enough to be quick.
 const pruneBatch = 500
@@ -1016,6 +1044,10 @@ WHERE d.started_at < ? AND d.state IN ('success', 'failure', 'error', 'inactive'
 				if _, err := tx.ExecContext(ctx, s.d.rebind(q+in), args...); err != nil {
 					return fmt.Errorf("delete old deploys: %w", err)
 				}
+			}
+			// A pair whose newest deploy or success was deleted gets the next one.
+			if _, err := tx.ExecContext(ctx, s.d.rebind(refreshCatalogSQL+`WHERE latest_id`+in+` OR success_id`+in), append(args, args...)...); err != nil {
+				return fmt.Errorf("update current state: %w", err)
 			}
 			n = len(ds)
 			return nil
@@ -1133,7 +1165,7 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 		if err := s.insertObjects(ctx, tx, ids, objs); err != nil {
 			return err
 		}
-		for _, u := range s.appEnvUpserts(recs) {
+		for _, u := range s.appEnvUpserts(recs, ids) {
 			if _, err := tx.ExecContext(ctx, u.query, u.args...); err != nil {
 				return fmt.Errorf("record app environments: %w", err)
 			}
@@ -1152,32 +1184,55 @@ type statement struct {
 	args  []any
 }
 
-// appEnvUpserts returns the statements that add the (app, environment) pairs of recs to the
-// catalog. The last deploy of a pair in recs decides its team, as CreateDeploy's upsert would.
-func (s *sqlStore) appEnvUpserts(recs []Deploy) []statement {
-	const (
-		insert     = `INSERT INTO app_environments (app, environment, team) VALUES `
-		onConflict = ` ON CONFLICT (app, environment) DO UPDATE SET team = excluded.team WHERE app_environments.team <> excluded.team`
-		rows       = 300
-	)
+// appEnvUpserts returns the statements that add the (app, environment) pairs of recs (with
+// IDs ids) to the catalog and record their newest deploy and success. The last deploy of a
+// pair in recs decides its team, as CreateDeploy's upsert would.
+func (s *sqlStore) appEnvUpserts(recs []Deploy, ids []int64) []statement {
+	const rows = 100
 	type pair struct{ app, env string }
-	seen := map[pair]bool{}
+	type cur struct {
+		team                  string
+		latest, success       int64
+		latestAt, successAt   int64
+		hasLatest, hasSuccess bool
+	}
+	byPair := map[pair]*cur{}
+	var order []pair
+	for i := range recs {
+		r := &recs[i]
+		p := pair{r.App, r.Environment}
+		c := byPair[p]
+		if c == nil {
+			c = &cur{}
+			byPair[p] = c
+			order = append(order, p)
+		}
+		c.team = r.Team
+		if at := r.StartedAt.UnixMicro(); !c.hasLatest || at > c.latestAt || (at == c.latestAt && ids[i] > c.latest) {
+			c.latest, c.latestAt, c.hasLatest = ids[i], at, true
+		}
+		if r.State == StateSuccess {
+			if at := r.FinishedAt.UnixMicro(); !c.hasSuccess || at > c.successAt || (at == c.successAt && ids[i] > c.success) {
+				c.success, c.successAt, c.hasSuccess = ids[i], at, true
+			}
+		}
+	}
 	var out []statement
 	var args []any
 	flush := func() {
 		if len(args) > 0 {
-			out = append(out, statement{s.d.rebind(insert + placeholders(len(args)/3, 3) + onConflict), args})
+			out = append(out, statement{s.d.rebind(upsertAppEnvSQL + placeholders(len(args)/7, 7) + upsertAppEnvConflict), args})
 			args = nil
 		}
 	}
-	for i := len(recs) - 1; i >= 0; i-- {
-		p := pair{recs[i].App, recs[i].Environment}
-		if seen[p] {
-			continue
+	for _, p := range order {
+		c := byPair[p]
+		var success, successAt any
+		if c.hasSuccess {
+			success, successAt = c.success, c.successAt
 		}
-		seen[p] = true
-		args = append(args, p.app, p.env, recs[i].Team)
-		if len(args) >= rows*3 {
+		args = append(args, p.app, p.env, c.team, c.latest, c.latestAt, success, successAt)
+		if len(args) >= rows*7 {
 			flush()
 		}
 	}
