@@ -83,7 +83,12 @@ func newEncoder(t reflect.Type) encoder {
 	switch t {
 	case quantityType:
 		return func(v reflect.Value) (any, error) {
-			q := v.Interface().(resource.Quantity)
+			var q resource.Quantity // a copy: String caches its result in q
+			if v.CanAddr() {
+				q = *v.Addr().Interface().(*resource.Quantity)
+			} else {
+				q = v.Interface().(resource.Quantity)
+			}
 			return q.String(), nil
 		}
 	case intOrStrType:
@@ -104,6 +109,17 @@ func newEncoder(t reflect.Type) encoder {
 			return jsonEncode(v)
 		}
 	}
+	if t.Kind() == reflect.Pointer {
+		// Before the check for marshalers: a pointer has its target's methods, and encoding/json
+		// writes a nil one as null and a non-nil one as its target.
+		elem := encoderFor(t.Elem())
+		return func(v reflect.Value) (any, error) {
+			if v.IsNil() {
+				return nil, nil
+			}
+			return elem(v.Elem())
+		}
+	}
 	if implements(t, marshalerType) || implements(t, textMarshalerType) {
 		return jsonEncode
 	}
@@ -121,14 +137,6 @@ func newEncoder(t reflect.Type) encoder {
 		}
 	case reflect.String:
 		return func(v reflect.Value) (any, error) { return validUTF8(v.String()), nil }
-	case reflect.Pointer:
-		elem := encoderFor(t.Elem())
-		return func(v reflect.Value) (any, error) {
-			if v.IsNil() {
-				return nil, nil
-			}
-			return elem(v.Elem())
-		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return jsonEncode // base64
@@ -158,12 +166,17 @@ func newEncoder(t reflect.Type) encoder {
 				return nil, nil
 			}
 			out := make(map[string]any, v.Len())
+			// One key and one value reused for every entry: MapRange's Key and Value would
+			// allocate a copy of each.
+			k, e := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
 			for it := v.MapRange(); it.Next(); {
-				x, err := elem(it.Value())
+				k.SetIterKey(it)
+				e.SetIterValue(it)
+				x, err := elem(e)
 				if err != nil {
 					return nil, err
 				}
-				out[validUTF8(it.Key().String())] = x
+				out[validUTF8(k.String())] = x
 			}
 			return out, nil
 		}

@@ -31,6 +31,19 @@ var yamlErrLine = regexp.MustCompile(`line (\d+)`)
 // skipping empty ones. templated says whether line numbers refer to the expanded template, which
 // the message then says.
 func parseDocuments(file, text string, templated bool) ([]document, error) {
+	if roots, ok := parseSimple(text); ok {
+		docs := make([]document, 0, len(roots))
+		for i, root := range roots {
+			v, err := nodeValue(root)
+			if err != nil {
+				return nil, &Error{File: file, Line: root.Line, Column: root.Column, Msg: err.Error(), Err: err}
+			}
+			if v != nil {
+				docs = append(docs, document{file: file, index: i, node: root, value: v})
+			}
+		}
+		return docs, nil
+	}
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	var docs []document
 	for i := 0; ; i++ {
