@@ -125,6 +125,12 @@ func nodeValue(n *yaml.Node) (any, error) {
 		case "!!null":
 			return nil, nil
 		case "!!bool":
+			switch n.Value { // the spellings yaml.v3 resolves to !!bool, without its decoder
+			case "true", "True", "TRUE":
+				return true, nil
+			case "false", "False", "FALSE":
+				return false, nil
+			}
 			var b bool
 			if err := n.Decode(&b); err != nil {
 				return n.Value, nil

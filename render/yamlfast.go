@@ -1,6 +1,7 @@
 package render
 
 import (
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -67,6 +68,27 @@ type simpleLine struct {
 type simpleParser struct {
 	lines []simpleLine
 	i     int
+	// nodes is where new nodes are taken from, so that they are allocated a chunk at a time;
+	// stack holds the children of the collections being parsed, so that each Content slice is
+	// allocated once at its final length.
+	nodes []yaml.Node
+	stack []*yaml.Node
+}
+
+// node returns a new node with the given kind and position.
+func (p *simpleParser) node(kind yaml.Kind, line, col int) *yaml.Node {
+	if len(p.nodes) == cap(p.nodes) {
+		p.nodes = make([]yaml.Node, 0, 64)
+	}
+	p.nodes = append(p.nodes, yaml.Node{Kind: kind, Line: line, Column: col})
+	return &p.nodes[len(p.nodes)-1]
+}
+
+// content sets n's children to the stack's nodes from base on and pops them.
+func (p *simpleParser) content(n *yaml.Node, base int) {
+	n.Content = slices.Clone(p.stack[base:])
+	clear(p.stack[base:])
+	p.stack = p.stack[:base]
 }
 
 // block parses the collection starting at the current line, which is at indent.
@@ -81,7 +103,10 @@ func isSeqEntry(s string) bool { return s == "-" || strings.HasPrefix(s, "- ") }
 
 func (p *simpleParser) sequence(indent int) (*yaml.Node, bool) {
 	first := p.lines[p.i]
-	n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: first.line, Column: indent + 1}
+	n := p.node(yaml.SequenceNode, first.line, indent+1)
+	n.Tag = "!!seq"
+	base := len(p.stack)
+	defer p.content(n, base)
 	for p.i < len(p.lines) {
 		l := p.lines[p.i]
 		if l.indent < indent {
@@ -100,7 +125,7 @@ func (p *simpleParser) sequence(indent int) (*yaml.Node, bool) {
 			if !ok {
 				return nil, false
 			}
-			n.Content = append(n.Content, item)
+			p.stack = append(p.stack, item)
 			continue
 		}
 		col := indent + len(l.text) - len(rest)
@@ -112,15 +137,15 @@ func (p *simpleParser) sequence(indent int) (*yaml.Node, bool) {
 			if !ok {
 				return nil, false
 			}
-			n.Content = append(n.Content, item)
+			p.stack = append(p.stack, item)
 			continue
 		}
-		item, ok := scalarNode(rest, l.line, col+1)
+		item, ok := p.scalar(rest, l.line, col+1)
 		if !ok {
 			return nil, false
 		}
 		p.i++
-		n.Content = append(n.Content, item)
+		p.stack = append(p.stack, item)
 	}
 	return n, true
 }
@@ -144,7 +169,10 @@ func cutKey(s string) (key, rest string, ok bool) {
 
 func (p *simpleParser) mapping(indent int) (*yaml.Node, bool) {
 	first := p.lines[p.i]
-	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: first.line, Column: indent + 1}
+	n := p.node(yaml.MappingNode, first.line, indent+1)
+	n.Tag = "!!map"
+	base := len(p.stack)
+	defer p.content(n, base)
 	for p.i < len(p.lines) {
 		l := p.lines[p.i]
 		if l.indent < indent {
@@ -157,15 +185,15 @@ func (p *simpleParser) mapping(indent int) (*yaml.Node, bool) {
 		if !ok || !plainKey(k) {
 			return nil, false
 		}
-		key := &yaml.Node{Kind: yaml.ScalarNode, Value: k, Line: l.line, Column: indent + 1}
-		key.Tag = key.ShortTag()
+		key := p.node(yaml.ScalarNode, l.line, indent+1)
+		key.Value = k // no tag: ShortTag resolves it when asked, as it does for the value
 		rest = strings.TrimLeft(rest, " ")
 		var val *yaml.Node
 		if rest == "" || rest[0] == '#' {
 			p.i++
 			val, ok = p.value(indent, true, l.line, indent+len(k)+2)
 		} else {
-			val, ok = scalarNode(rest, l.line, indent+len(l.text)-len(rest)+1)
+			val, ok = p.scalar(rest, l.line, indent+len(l.text)-len(rest)+1)
 			p.i++
 			// A more indented line after a scalar would continue it (or be an error).
 			ok = ok && (p.i == len(p.lines) || p.lines[p.i].indent <= indent)
@@ -173,7 +201,7 @@ func (p *simpleParser) mapping(indent int) (*yaml.Node, bool) {
 		if !ok {
 			return nil, false
 		}
-		n.Content = append(n.Content, key, val)
+		p.stack = append(p.stack, key, val)
 	}
 	return n, true
 }
@@ -191,7 +219,9 @@ func (p *simpleParser) value(indent int, inMapping bool, line, col int) (*yaml.N
 			return p.sequence(indent)
 		}
 	}
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: line, Column: col}, true
+	n := p.node(yaml.ScalarNode, line, col)
+	n.Tag = "!!null"
+	return n, true
 }
 
 // plainKey accepts keys that are plain scalars without anything yaml.v3 would read differently.
@@ -201,9 +231,9 @@ func plainKey(k string) bool {
 		!strings.Contains(k, " #") && !strings.HasSuffix(k, " ") && !strings.Contains(k, ": ")
 }
 
-// scalarNode parses a one-line scalar s (comment included) that starts at line and col.
-func scalarNode(s string, line, col int) (*yaml.Node, bool) {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Line: line, Column: col}
+// scalar parses a one-line scalar s (comment included) that starts at line and col.
+func (p *simpleParser) scalar(s string, line, col int) (*yaml.Node, bool) {
+	n := p.node(yaml.ScalarNode, line, col)
 	var rest string
 	switch s[0] {
 	case '"':
@@ -239,8 +269,7 @@ func scalarNode(s string, line, col int) (*yaml.Node, bool) {
 		if v == "" || v == "<<" || strings.Contains(v, ": ") || strings.HasSuffix(v, ":") {
 			return nil, false
 		}
-		n.Value = v
-		n.Tag = n.ShortTag()
+		n.Value = v // no tag: ShortTag resolves it, as yaml.v3 did when parsing
 		return n, true
 	}
 	if rest = strings.TrimLeft(rest, " "); rest != "" && rest[0] != '#' {
