@@ -1,16 +1,21 @@
 package sync
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 // FieldManager is the server-side apply field manager of every write flyt makes.
@@ -40,6 +45,8 @@ type Cluster struct {
 
 	client  client.Client
 	manager *ssa.ResourceManager
+	live    *liveCache
+	close   context.CancelFunc
 }
 
 // NewCluster connects to the cluster behind cfg. Nothing is requested until the first deploy:
@@ -61,15 +68,38 @@ func newCluster(environment, name string, cfg *rest.Config, httpClient *http.Cli
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build REST mapper: %w", name, err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build client: %w", name, err)
 	}
+	meta, err := metadata.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: build metadata client: %w", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	live := newLiveCache(ctx, meta, mapper, environment)
+	// Every object flyt applies comes back from the API server as written; that response is
+	// what the drift check later compares the watched object with.
+	c := interceptor.NewClient(direct, interceptor.Funcs{
+		Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if err := cl.Patch(ctx, obj, patch, opts...); err != nil {
+				return err
+			}
+			po := (&client.PatchOptions{}).ApplyOptions(opts)
+			if u, ok := obj.(*unstructured.Unstructured); ok && patch.Type() == types.ApplyPatchType && len(po.DryRun) == 0 {
+				live.observeApplied(u)
+			}
+			return nil
+		},
+	})
 	// No status poller: readiness is flyt's own loop over kstatus (Deployer.wait).
 	m := ssa.NewResourceManager(c, nil, ssa.Owner{Field: FieldManager, Group: "flyt.dev"})
 	m.SetConcurrency(8)
-	return &Cluster{Environment: environment, Name: name, client: c, manager: m}, nil
+	return &Cluster{Environment: environment, Name: name, client: c, manager: m, live: live, close: cancel}, nil
 }
+
+// Close stops the cluster's watches. The connection must not be used afterwards.
+func (c *Cluster) Close() { c.close() }
 
 // Client returns the cluster's client.
 func (c *Cluster) Client() client.Client { return c.client }

@@ -594,10 +594,13 @@ func (d *Deployer) Remove(ctx context.Context, cluster *Cluster, t Target, inven
 	return rec, nil
 }
 
-// Drifted compares the live objects with what the last deploy (lastID) applied, through a
-// server-side dry-run apply of each, and names the objects that differ: edited by someone
-// else, or deleted. Fields other managers own (replicas scaled by an HPA, defaults) do not
-// count; flyt leaves them alone.
+// Drifted compares the live objects with what the last deploy (lastID) applied and names the
+// objects that differ: edited by someone else, or deleted. Fields other managers own
+// (replicas scaled by an HPA, defaults) do not count; flyt leaves them alone.
+//
+// An object the cluster's watch shows unchanged since flyt last knew it in sync costs no
+// request (see liveCache); any other gets a server-side dry-run apply, compared with the live
+// object, and is remembered as in sync when it is.
 func (d *Deployer) Drifted(ctx context.Context, cluster *Cluster, rendered []*unstructured.Unstructured, t Target, lastID int64, p Policy) ([]string, error) {
 	objs, err := prepare(rendered, t, lastID, p)
 	if err != nil {
@@ -605,12 +608,27 @@ func (d *Deployer) Drifted(ctx context.Context, cluster *Cluster, rendered []*un
 	}
 	var drifted []string
 	for _, o := range objs {
+		if cluster.live.inSync(ctx, o, lastID) {
+			continue
+		}
+		// Read the live object first: what the dry-run then finds in sync is this version.
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		getErr := cluster.client.Get(ctx, client.ObjectKeyFromObject(o), live)
+		if getErr != nil && !apierrors.IsNotFound(getErr) {
+			return nil, fmt.Errorf("read %s: %w", subject(o), getErr)
+		}
 		e, _, _, err := cluster.manager.Diff(ctx, o, ssa.DefaultDiffOptions())
 		if err != nil {
 			return nil, fmt.Errorf("dry-run %s/%s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}
-		if e.Action == ssa.ConfiguredAction || e.Action == ssa.CreatedAction {
+		switch e.Action {
+		case ssa.ConfiguredAction, ssa.CreatedAction:
 			drifted = append(drifted, e.Subject)
+		case ssa.UnchangedAction:
+			if getErr == nil {
+				cluster.live.verify(live, lastID)
+			}
 		}
 	}
 	return drifted, nil

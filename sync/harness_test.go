@@ -81,6 +81,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(cluster.Close)
 	h := &harness{t: t, team: team, devNS: devNS, prodNS: prodNS, repo: repo, platform: p, store: store,
 		cache: source.NewCache(t.TempDir(), source.Options{}), cluster: cluster}
 	h.setClock(time.Now)
@@ -95,7 +96,11 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 				return h.cluster, nil
 			}
 			e := h.platform.Environment(env)
-			return NewCluster(env, "impersonated", environments.ImpersonateTeam(plane.RESTConfig(), e.TeamNamespace(team), team.ServiceAccount))
+			c, err := NewCluster(env, "impersonated", environments.ImpersonateTeam(plane.RESTConfig(), e.TeamNamespace(team), team.ServiceAccount))
+			if err == nil {
+				t.Cleanup(c.Close)
+			}
+			return c, err
 		},
 		Workers:        4,
 		ResyncInterval: -1,

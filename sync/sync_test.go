@@ -2,9 +2,11 @@ package sync
 
 import (
 	"errors"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -410,5 +413,97 @@ func TestStuckRolloutTimesOutWithReason(t *testing.T) {
 	}
 	if !strings.Contains(rec.Message, "rollout not done after 4s") || !strings.Contains(rec.Message, "Unschedulable") || !strings.Contains(rec.Message, "Pod/"+h.devNS+"/stuck-") {
 		t.Errorf("message %q does not say the rollout timed out because its pods are Unschedulable", rec.Message)
+	}
+}
+
+// countingConfig counts the requests sent through cfg.
+func countingConfig(cfg *rest.Config, n *atomic.Int64) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			n.Add(1)
+			return rt.RoundTrip(r)
+		})
+	})
+	return cfg
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestIdleResyncSendsNoRequests: once the watch of flyt's objects has started, a resync of an
+// unchanged app costs no API request at all; a deleted object, a label changed by hand and an
+// image changed by hand are each still found and corrected.
+func TestIdleResyncSendsNoRequests(t *testing.T) {
+	h := newHarness(t)
+	var requests atomic.Int64
+	cluster, err := NewCluster("dev", "counted", countingConfig(plane.RESTConfig(), &requests))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	h.cluster = cluster // before the first push: the controller has not read it yet
+	sha := h.push(map[string]string{".nais/app.yaml": app("quiet", "registry.example/quiet:1") + "---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: quiet-extra\ndata:\n  a: b\n"}, "first")
+	if d := h.waitDeploy("quiet", "dev", sha); d.State != history.StateSuccess {
+		t.Fatalf("deploy %s: %s", d.State, d.Message)
+	}
+	h.idle()
+	h.ctrl.ResyncAll() // starts the watches
+	h.idle()
+	for i := range 2 {
+		before := requests.Load()
+		h.ctrl.ResyncAll()
+		h.idle()
+		if n := requests.Load() - before; n != 0 {
+			t.Errorf("idle resync %d sent %d requests, want 0", i+1, n)
+		}
+	}
+	if n := len(h.deploys("quiet", "dev")); n != 1 {
+		t.Fatalf("%d deploys after idle resyncs, want the first only", n)
+	}
+
+	edits := []struct {
+		name string
+		edit func() error
+		want string
+	}{
+		{"deleted", func() error {
+			return plane.Client().Delete(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: h.devNS, Name: "quiet-extra"}})
+		}, "ConfigMap/" + h.devNS + "/quiet-extra"},
+		{"label", func() error {
+			var svc corev1.Service
+			if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "quiet"}, &svc); err != nil {
+				return err
+			}
+			svc.Labels["team"] = "someone-else"
+			return plane.Client().Update(t.Context(), &svc)
+		}, "Service/" + h.devNS + "/quiet"},
+		{"image", func() error {
+			var dep appsv1.Deployment
+			if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "quiet"}, &dep); err != nil {
+				return err
+			}
+			dep.Spec.Template.Spec.Containers[0].Image = "registry.example/someone-else:2"
+			return plane.Client().Update(t.Context(), &dep)
+		}, "Deployment/" + h.devNS + "/quiet"},
+	}
+	for _, e := range edits {
+		if err := e.edit(); err != nil {
+			t.Fatalf("%s: %v", e.name, err)
+		}
+		before := len(h.deploys("quiet", "dev"))
+		// The watch sees the edit within moments; a resync before that finds nothing yet,
+		// as the next periodic one would.
+		deadline := time.Now().Add(10 * time.Second)
+		for len(h.deploys("quiet", "dev")) == before && time.Now().Before(deadline) {
+			h.ctrl.ResyncAll()
+			h.idle()
+		}
+		ds := h.deploys("quiet", "dev")
+		if len(ds) != before+1 || ds[0].Trigger != history.TriggerDrift || ds[0].State != history.StateSuccess || !strings.Contains(ds[0].Reason, e.want) {
+			t.Fatalf("%s: newest deploy %+v, want a successful drift correction naming %s", e.name, ds[0], e.want)
+		}
 	}
 }

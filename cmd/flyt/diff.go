@@ -45,6 +45,7 @@ above 1 when it fails.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			defer cluster.Close()
 			changes, err := flytsync.Diff(cmd.Context(), cluster, res.Objects,
 				flytsync.Target{App: app, Team: in.team.Name, Environment: env.Name},
 				flytsync.Policy{Namespaces: []string{env.TeamNamespace(in.team)}})

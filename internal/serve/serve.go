@@ -347,6 +347,9 @@ func (s *server) cluster(env string) (*flytsync.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if old, ok := s.clusters[env]; ok {
+		old.cluster.Close() // its watches; deploys holding it finish with its client
+	}
 	s.clusters[env] = &clusterEntry{key: key, cluster: c}
 	return c, nil
 }
@@ -381,6 +384,9 @@ func (s *server) teamCluster(env string, team *environments.Team) (*flytsync.Clu
 	c, err := flytsync.NewCluster(env, name, environments.ImpersonateTeam(cfg, ns, team.ServiceAccount))
 	if err != nil {
 		return nil, err
+	}
+	if old, ok := s.clusters[id]; ok {
+		old.cluster.Close()
 	}
 	s.clusters[id] = &clusterEntry{key: key, cluster: c}
 	return c, nil

@@ -70,6 +70,7 @@ func (b *bench) inProcess(ctx context.Context, run string, workers int, poll tim
 		if clusters[e], err = flytsync.NewCluster(e, "bench-"+e, cfg); err != nil {
 			return res, err
 		}
+		defer clusters[e].Close()
 	}
 	reg := prometheus.NewRegistry()
 	cache := source.NewCache(filepath.Join(dataDir, "git"), source.Options{})

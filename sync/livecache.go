@@ -1,0 +1,213 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+)
+
+// liveCache makes the drift check of an unchanged app cost no API request. It watches the
+// metadata of flyt's objects (metadata-only informers, one per kind and namespace, started
+// the first time a drift check needs them) and remembers, per object, the fingerprint of
+// flyt's field ownership at the moment flyt knew the object to be as it applied it: from the
+// response of flyt's own apply, or after a dry-run diff found no drift.
+//
+// The fingerprint is a hash of flyt's server-side-apply managedFields entry (its field set,
+// without the timestamp). Any change to a field flyt owns, by anyone else and by any route
+// (kubectl edit, scale, apply --force-conflicts, a controller's update), takes the field away
+// from flyt and so changes the fingerprint; status updates and fields flyt does not own do
+// not. An object whose fingerprint still matches is in sync; any other (changed, deleted, not
+// yet seen by the watch, or never verified since flyt started) gets the full dry-run diff.
+// The cache only ever skips work: a wrong or missing entry costs requests, never a missed
+// drift that the dry-run would have found.
+type liveCache struct {
+	client      metadata.Interface
+	mapper      meta.RESTMapper
+	environment string
+	// ctx ends when the Cluster is closed; the informers run until then.
+	ctx context.Context
+
+	mu        gosync.Mutex
+	informers map[informerKey]*informer
+	verified  map[string]verified // by objKey
+}
+
+// informer is one watch; disabled when the API server refused it (flyt's identity there
+// may not list or watch the kind), so that checks go straight to the dry-run.
+type informer struct {
+	cache.SharedIndexInformer
+	disabled atomic.Bool
+}
+
+type informerKey struct {
+	gvr       schema.GroupVersionResource
+	namespace string
+}
+
+// verified is an object's fingerprint when flyt last knew it in sync, for the deploy whose
+// objects it was.
+type verified struct {
+	deploy      string
+	fingerprint string
+}
+
+// syncTimeout bounds the wait for a new informer's first list; a drift check that cannot
+// use the cache by then (no list/watch permission, a slow API server) does the dry-run.
+const syncTimeout = 10 * time.Second
+
+func newLiveCache(ctx context.Context, client metadata.Interface, mapper meta.RESTMapper, environment string) *liveCache {
+	return &liveCache{client: client, mapper: mapper, environment: environment, ctx: ctx,
+		informers: map[informerKey]*informer{}, verified: map[string]verified{}}
+}
+
+// fingerprint hashes flyt's apply entry in managed fields; "" when flyt owns nothing there.
+func fingerprint(entries []metav1.ManagedFieldsEntry) string {
+	h := sha256.New()
+	found := false
+	for _, e := range entries {
+		if e.Manager != FieldManager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
+			continue
+		}
+		found = true
+		h.Write([]byte(e.APIVersion))
+		h.Write([]byte{0})
+		if e.FieldsV1 != nil {
+			h.Write(e.FieldsV1.Raw)
+		}
+		h.Write([]byte{0})
+	}
+	if !found {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// observeApplied records the object flyt just applied (the API server's response) as in sync
+// for the deploy named in its annotation.
+func (c *liveCache) observeApplied(u *unstructured.Unstructured) {
+	fp := fingerprint(u.GetManagedFields())
+	deploy := u.GetAnnotations()[AnnotationDeploy]
+	if fp == "" || deploy == "" {
+		return
+	}
+	gvk := u.GroupVersionKind()
+	c.mu.Lock()
+	c.verified[objKey(gvk.Group, gvk.Kind, u.GetNamespace(), u.GetName())] = verified{deploy, fp}
+	c.mu.Unlock()
+}
+
+// verify records live, just read from the API server and found in sync, for deploy.
+func (c *liveCache) verify(live *unstructured.Unstructured, deploy int64) {
+	fp := fingerprint(live.GetManagedFields())
+	if fp == "" {
+		return
+	}
+	gvk := live.GroupVersionKind()
+	c.mu.Lock()
+	c.verified[objKey(gvk.Group, gvk.Kind, live.GetNamespace(), live.GetName())] = verified{strconv.FormatInt(deploy, 10), fp}
+	c.mu.Unlock()
+}
+
+// inSync reports whether the watch shows o unchanged since flyt last knew it in sync for
+// deploy. False means "check it", not "drifted".
+func (c *liveCache) inSync(ctx context.Context, o *unstructured.Unstructured, deploy int64) bool {
+	gvk := o.GroupVersionKind()
+	key := objKey(gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName())
+	c.mu.Lock()
+	v, ok := c.verified[key]
+	c.mu.Unlock()
+	if !ok || v.deploy != strconv.FormatInt(deploy, 10) {
+		return false
+	}
+	inf := c.informer(ctx, gvk, o.GetNamespace())
+	if inf == nil {
+		return false
+	}
+	item, exists, err := inf.GetStore().GetByKey(o.GetNamespace() + "/" + o.GetName())
+	if err != nil || !exists {
+		return false
+	}
+	m, ok := item.(*cachedObject)
+	return ok && m.fingerprint == v.fingerprint
+}
+
+// informer returns the synced informer of gvk's objects in namespace, starting it on first
+// use (and then waiting for its first list, within syncTimeout); nil when it cannot be used.
+func (c *liveCache) informer(ctx context.Context, gvk schema.GroupVersionKind, namespace string) *informer {
+	mapping, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil
+	}
+	k := informerKey{mapping.Resource, namespace}
+	c.mu.Lock()
+	inf, ok := c.informers[k]
+	if !ok {
+		sel := labels.SelectorFromSet(labels.Set{LabelEnvironment: c.environment}).String()
+		inf = &informer{SharedIndexInformer: metadatainformer.NewFilteredMetadataInformer(c.client, mapping.Resource, namespace, 0, cache.Indexers{},
+			func(o *metav1.ListOptions) { o.LabelSelector = sel }).Informer()}
+		_ = inf.SetTransform(trimForCache)
+		ictx, stop := context.WithCancel(c.ctx)
+		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+				inf.disabled.Store(true)
+				stop()
+				return
+			}
+			cache.DefaultWatchErrorHandler(ctx, r, err)
+		})
+		c.informers[k] = inf
+		go inf.RunWithContext(ictx)
+	}
+	c.mu.Unlock()
+	if inf.disabled.Load() {
+		return nil
+	}
+	if inf.HasSynced() {
+		return inf
+	}
+	if ok {
+		return nil // still listing; the caller that started it waits
+	}
+	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, syncTimeout, true, func(context.Context) (bool, error) {
+		return inf.HasSynced() || inf.disabled.Load(), nil
+	})
+	if !inf.HasSynced() || inf.disabled.Load() {
+		return nil
+	}
+	return inf
+}
+
+// cachedObject is what the cache keeps of an object: its identity and fingerprint.
+type cachedObject struct {
+	metav1.PartialObjectMetadata
+	fingerprint string
+}
+
+// trimForCache replaces an object's metadata with its identity and fingerprint, a few hundred
+// bytes whatever the size of its managed fields. client-go may transform an object twice.
+func trimForCache(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil // a cachedObject already, or a tombstone
+	}
+	return &cachedObject{
+		PartialObjectMetadata: metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+			Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}},
+		fingerprint: fingerprint(m.ManagedFields),
+	}, nil
+}
