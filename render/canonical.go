@@ -30,22 +30,27 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// digest returns "sha256:" and the hex SHA-256 of Canonical(objs). It writes each object's
-// line into the hash as it goes instead of building the whole form in memory.
-func digest(objs []*unstructured.Unstructured) (string, error) {
+// digest returns "sha256:" and the hex SHA-256 of Canonical(objs), and the container images
+// the objects reference, found on the same walk: those of containers anywhere in them, and
+// spec.image (Naisjob and similar kinds). It writes each object's line into
+// the hash as it goes instead of building the whole form in memory.
+func digest(objs []*unstructured.Unstructured) (string, []string, error) {
 	h := sha256.New()
 	var b bytes.Buffer
 	b.Grow(4096)
-	var e jsonWriter
+	e := jsonWriter{images: map[string]bool{}}
 	for _, o := range objs {
 		b.Reset()
 		if err := e.value(&b, o.Object); err != nil {
-			return "", fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
+			return "", nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
 		}
 		b.WriteByte('\n')
 		h.Write(b.Bytes())
+		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok && img != "" {
+			e.images[img] = true
+		}
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), sortedKeys(e.images), nil
 }
 
 func appendJSON(b *bytes.Buffer, v any) error {
@@ -54,9 +59,23 @@ func appendJSON(b *bytes.Buffer, v any) error {
 }
 
 // jsonWriter writes canonical JSON. keys is a stack of the sorted keys of the maps being
-// written, so that their keys share one slice instead of each allocating its own.
+// written, so that their keys share one slice instead of each allocating its own. When images
+// is set, the writer adds the image of every container it passes to it: in the items of a
+// "containers" or "initContainers" list, anywhere.
 type jsonWriter struct {
-	keys []string
+	keys   []string
+	images map[string]bool
+}
+
+func (e *jsonWriter) addImages(containers any) {
+	list, _ := containers.([]any)
+	for _, c := range list {
+		if cm, ok := c.(map[string]any); ok {
+			if img, ok := cm["image"].(string); ok && img != "" {
+				e.images[img] = true
+			}
+		}
+	}
 }
 
 func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
@@ -106,7 +125,11 @@ func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
 			}
 			writeJSONString(b, k)
 			b.WriteByte(':')
-			if err := e.value(b, v[k]); err != nil {
+			x := v[k]
+			if e.images != nil && (k == "containers" || k == "initContainers") {
+				e.addImages(x)
+			}
+			if err := e.value(b, x); err != nil {
 				return err
 			}
 		}

@@ -570,12 +570,11 @@ func (r *renderer) finish() (*Result, error) {
 		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
 		return res, r.errs
 	}
-	d, err := digest(res.Objects)
+	d, imgs, err := digest(res.Objects)
 	if err != nil {
 		return res, fmt.Errorf("encode %s for %s: %w", res.App, res.Environment, err)
 	}
-	res.Digest = d
-	res.Images = images(res.Objects)
+	res.Digest, res.Images = d, imgs
 	return res, nil
 }
 
@@ -606,43 +605,6 @@ func JSON(objs []*unstructured.Unstructured) ([]byte, error) {
 		return nil, fmt.Errorf("encode list: %w", err)
 	}
 	return append(out, '\n'), nil
-}
-
-// images collects container images from pod specs anywhere in the objects and from spec.image
-// (Naisjob and similar kinds).
-func images(objs []*unstructured.Unstructured) []string {
-	set := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if k == "containers" || k == "initContainers" {
-					if list, ok := x.([]any); ok {
-						for _, c := range list {
-							if cm, ok := c.(map[string]any); ok {
-								if img, ok := cm["image"].(string); ok && img != "" {
-									set[img] = true
-								}
-							}
-						}
-					}
-				}
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	for _, o := range objs {
-		walk(o.Object)
-		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok && img != "" {
-			set[img] = true
-		}
-	}
-	return sortedKeys(set)
 }
 
 // ParseVar parses a --var flag, key=value, into overrides. Dotted keys make nested maps
