@@ -401,7 +401,7 @@ func (s *sqlStore) RecordObjects(ctx context.Context, deployID int64, objs []Obj
 		} else if err != nil {
 			return fmt.Errorf("look up deploy: %w", err)
 		}
-		return s.insertObjects(ctx, tx, []int64{deployID}, [][]Object{objs})
+		return s.insertObjects(ctx, newTxStmts(tx), []int64{deployID}, [][]Object{objs})
 	})
 	if err != nil {
 		return fmt.Errorf("record %d objects of deploy %d: %w", len(objs), deployID, err)
@@ -410,7 +410,7 @@ func (s *sqlStore) RecordObjects(ctx context.Context, deployID int64, objs []Obj
 }
 
 // insertObjects writes objs[i] for deploy ids[i], in multi-row statements.
-func (s *sqlStore) insertObjects(ctx context.Context, tx *sql.Tx, ids []int64, objs [][]Object) error {
+func (s *sqlStore) insertObjects(ctx context.Context, tx *txStmts, ids []int64, objs [][]Object) error {
 	const cols = 7
 	var args []any
 	flush := func() error {
@@ -418,7 +418,7 @@ func (s *sqlStore) insertObjects(ctx context.Context, tx *sql.Tx, ids []int64, o
 			return nil
 		}
 		q := `INSERT INTO objects (deploy_id, grp, version, kind, namespace, name, action) VALUES ` + placeholders(len(args)/cols, cols)
-		_, err := tx.ExecContext(ctx, s.d.rebind(q), args...)
+		err := tx.exec(ctx, s.d.rebind(q), args...)
 		args = args[:0]
 		if err != nil {
 			return fmt.Errorf("insert objects: %w", err)
@@ -439,6 +439,29 @@ func (s *sqlStore) insertObjects(ctx context.Context, tx *sql.Tx, ids []int64, o
 		}
 	}
 	return flush()
+}
+
+// txStmts prepares each distinct statement of a transaction once: bulk writes run the same
+// multi-row statement many times, and parsing it each time is a good part of SQLite's work.
+// The statements close with the transaction.
+type txStmts struct {
+	tx *sql.Tx
+	m  map[string]*sql.Stmt
+}
+
+func newTxStmts(tx *sql.Tx) *txStmts { return &txStmts{tx: tx, m: map[string]*sql.Stmt{}} }
+
+func (t *txStmts) exec(ctx context.Context, q string, args ...any) error {
+	st := t.m[q]
+	if st == nil {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return err
+		}
+		t.m[q] = st
+	}
+	_, err := st.ExecContext(ctx, args...)
+	return err
 }
 
 // placeholders returns "(?, ?), (?, ?)" for rows × cols.
@@ -1118,11 +1141,12 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 		}
 		const dcols = 22
 		var args []any
+		stmts := newTxStmts(tx)
 		flush := func(q string, cols int) error {
 			if len(args) == 0 {
 				return nil
 			}
-			_, err := tx.ExecContext(ctx, s.d.rebind(q+placeholders(len(args)/cols, cols)), args...)
+			err := stmts.exec(ctx, s.d.rebind(q+placeholders(len(args)/cols, cols)), args...)
 			args = args[:0]
 			return err
 		}
@@ -1162,11 +1186,11 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 		for i := range ds {
 			objs[i] = ds[i].Objects
 		}
-		if err := s.insertObjects(ctx, tx, ids, objs); err != nil {
+		if err := s.insertObjects(ctx, stmts, ids, objs); err != nil {
 			return err
 		}
 		for _, u := range s.appEnvUpserts(recs, ids) {
-			if _, err := tx.ExecContext(ctx, u.query, u.args...); err != nil {
+			if err := stmts.exec(ctx, u.query, u.args...); err != nil {
 				return fmt.Errorf("record app environments: %w", err)
 			}
 		}
