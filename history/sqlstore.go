@@ -34,10 +34,6 @@ type dialect struct {
 	nextDeployIDs string
 	// copyImport makes Import use PostgreSQL's COPY, several times faster than INSERTs.
 	copyImport bool
-	// lateral makes At pick each (app, environment)'s deploy with a LATERAL
-	// join, which PostgreSQL runs as one index probe per pair; SQLite has no LATERAL but
-	// runs the equivalent correlated subqueries just as well.
-	lateral bool
 }
 
 var sqliteDialect = dialect{
@@ -53,7 +49,6 @@ var postgresDialect = dialect{
 	migrateLock:   `SELECT pg_advisory_xact_lock(7346000)`,
 	nextDeployIDs: `SELECT nextval(pg_get_serial_sequence('deploys', 'id')) FROM generate_series(1, ?)`,
 	copyImport:    true,
-	lateral:       true,
 }
 
 // rebind rewrites ? placeholders for the dialect. The queries in this package contain no
@@ -796,17 +791,14 @@ func (s *sqlStore) At(ctx context.Context, env string, t time.Time) ([]Deploy, e
 	if env == "" {
 		return nil, fmt.Errorf("deploys at %s: need an environment: %w", t.Format(time.RFC3339), ErrInvalid)
 	}
+	// A pair whose newest success (in the catalog) finished by t ran it at t; only the others
+	// need a probe of the success index, which the subquery makes without reading the table.
 	q := `SELECT ` + deployCols + ` FROM app_environments ae JOIN deploys d ON d.id =
+	CASE WHEN ae.success_finished_at <= ? THEN ae.success_id ELSE
 	(SELECT x.id FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' AND x.finished_at <= ?
-	 ORDER BY x.finished_at DESC, x.id DESC LIMIT 1)
+	 ORDER BY x.finished_at DESC, x.id DESC LIMIT 1) END
 WHERE ae.environment = ? ORDER BY ae.app`
-	if s.d.lateral {
-		q = `SELECT ` + deployCols + ` FROM app_environments ae CROSS JOIN LATERAL
-	(SELECT x.* FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' AND x.finished_at <= ?
-	 ORDER BY x.finished_at DESC, x.id DESC LIMIT 1) d
-WHERE ae.environment = ? ORDER BY ae.app`
-	}
-	ds, err := s.queryDeploys(ctx, q, t.UnixMicro(), env)
+	ds, err := s.queryDeploys(ctx, q, t.UnixMicro(), t.UnixMicro(), env)
 	if err != nil {
 		return nil, fmt.Errorf("deploys in %s at %s: %w", env, t.Format(time.RFC3339), err)
 	}
