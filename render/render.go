@@ -196,11 +196,11 @@ type sourceDoc struct {
 // nearest ancestor of it.
 func (d *sourceDoc) pos(path []string, key bool) (string, int, int) {
 	for i := len(d.layers) - 1; i >= 0; i-- {
-		if n, ok := findNode(d.layers[i].node, path, key); ok {
+		if n, ok := findNode(d.layers[i].root(), path, key); ok {
 			return d.layers[i].file, n.Line, n.Column
 		}
 	}
-	n := nodeAt(d.layers[0].node, path, key)
+	n := nodeAt(d.layers[0].root(), path, key)
 	return d.layers[0].file, n.Line, n.Column
 }
 
@@ -214,7 +214,7 @@ func (r *renderer) documents(file string, ctx map[string]any) ([]*sourceDoc, boo
 	for _, d := range base {
 		m, isMap := d.value.(map[string]any)
 		if !isMap {
-			r.errs = append(r.errs, &Error{File: file, Line: d.node.Line, Column: d.node.Column, Msg: "a manifest document must be a map with apiVersion and kind"})
+			r.errs = append(r.errs, &Error{File: file, Line: d.root().Line, Column: d.root().Column, Msg: "a manifest document must be a map with apiVersion and kind"})
 			continue
 		}
 		out = append(out, &sourceDoc{value: m, layers: []document{d}})
@@ -227,13 +227,13 @@ func (r *renderer) documents(file string, ctx map[string]any) ([]*sourceDoc, boo
 		for i, od := range odocs {
 			target := overlayTarget(out, od, i)
 			if target == nil {
-				r.errs = append(r.errs, &Error{File: o, Line: od.node.Line, Column: od.node.Column,
+				r.errs = append(r.errs, &Error{File: o, Line: od.root().Line, Column: od.root().Column,
 					Msg: fmt.Sprintf("this overlay document matches no document of %s; give it the apiVersion, kind and metadata.name of the one it changes", file)})
 				continue
 			}
 			om, isMap := od.value.(map[string]any)
 			if !isMap {
-				r.errs = append(r.errs, &Error{File: o, Line: od.node.Line, Column: od.node.Column, Msg: "an overlay must be a map"})
+				r.errs = append(r.errs, &Error{File: o, Line: od.root().Line, Column: od.root().Column, Msg: "an overlay must be a map"})
 				continue
 			}
 			target.value = merge(target.value, om).(map[string]any)
@@ -638,7 +638,7 @@ func DecodeVars(file string, data []byte) (map[string]any, error) {
 	for _, d := range docs {
 		m, ok := d.value.(map[string]any)
 		if !ok {
-			return nil, &Error{File: file, Line: d.node.Line, Column: d.node.Column, Msg: "a vars file holds a map of names to values"}
+			return nil, &Error{File: file, Line: d.root().Line, Column: d.root().Column, Msg: "a vars file holds a map of names to values"}
 		}
 		out = merge(out, m).(map[string]any)
 	}

@@ -219,7 +219,7 @@ func (r *Repo) parseAll() error {
 			for _, d := range docs {
 				m, ok := d.value.(map[string]any)
 				if !ok {
-					vf.err = &Error{File: p, Line: d.node.Line, Column: d.node.Column, Msg: "a vars file holds a map of names to values"}
+					vf.err = &Error{File: p, Line: d.root().Line, Column: d.root().Column, Msg: "a vars file holds a map of names to values"}
 					break
 				}
 				vf.values = append(vf.values, m)

@@ -16,13 +16,23 @@ import (
 // document is one YAML document of a file, after templating.
 type document struct {
 	file string
-	// index is the document's 0-based position in its file, for messages about files with
-	// several documents.
+	// index is the document's 0-based position among those parseDocuments returned for its
+	// file (empty documents are left out).
 	index int
-	// node is the document's root node; it answers "which line is spec.port on".
+	// node is the document's root node; it answers "which line is spec.port on". It is nil when
+	// the fast path parsed the document: root then asks lazy.
 	node *yaml.Node
+	lazy *lazyNodes
 	// value is the decoded content: map[string]any, []any, string, int64, float64, bool or nil.
 	value any
+}
+
+// root returns the document's root node.
+func (d *document) root() *yaml.Node {
+	if d.node == nil {
+		d.node = d.lazy.root(d.index)
+	}
+	return d.node
 }
 
 var yamlErrLine = regexp.MustCompile(`line (\d+)`)
@@ -31,19 +41,19 @@ var yamlErrLine = regexp.MustCompile(`line (\d+)`)
 // skipping empty ones. templated says whether line numbers refer to the expanded template, which
 // the message then says.
 func parseDocuments(file, text string, templated bool) ([]document, error) {
-	if roots, ok := parseSimple(text); ok {
-		docs := make([]document, 0, len(roots))
-		for i, root := range roots {
-			v, err := nodeValue(root)
-			if err != nil {
-				return nil, &Error{File: file, Line: root.Line, Column: root.Column, Msg: err.Error(), Err: err}
-			}
-			if v != nil {
-				docs = append(docs, document{file: file, index: i, node: root, value: v})
-			}
+	if values, ok := parseSimple(text); ok {
+		lazy := &lazyNodes{file: file, text: text}
+		docs := make([]document, len(values))
+		for i, v := range values {
+			docs[i] = document{file: file, index: i, lazy: lazy, value: v}
 		}
 		return docs, nil
 	}
+	return parseYAML(file, text, templated)
+}
+
+// parseYAML is parseDocuments with yaml.v3.
+func parseYAML(file, text string, templated bool) ([]document, error) {
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	var docs []document
 	for i := 0; ; i++ {
@@ -77,7 +87,7 @@ func parseDocuments(file, text string, templated bool) ([]document, error) {
 		if v == nil {
 			continue
 		}
-		docs = append(docs, document{file: file, index: i, node: root, value: v})
+		docs = append(docs, document{file: file, index: len(docs), node: root, value: v})
 	}
 	return docs, nil
 }

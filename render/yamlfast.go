@@ -2,27 +2,29 @@ package render
 
 import (
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // parseSimple is parseDocuments' fast path for the YAML that manifests are usually made of:
 // block mappings and sequences of one-line plain or quoted scalars, comments, and documents
-// separated by "---". It builds the same nodes as yaml.v3 would (kind, style, value, line and
-// column; TestParseSimpleMatchesYAML holds it to that) and says false for anything else (flow
-// collections, block scalars, anchors, tags, escapes, multi-line scalars, tabs, non-ASCII
-// text, anything malformed), which then goes to yaml.v3, so its results and error messages
-// stay as they are. yaml.v3 spends most of a render's parsing time on its general machinery;
-// this does one pass over the lines.
-func parseSimple(text string) ([]*yaml.Node, bool) {
+// separated by "---". It returns each document's value as nodeValue would from yaml.v3's nodes
+// (TestParseSimpleMatchesYAML and FuzzParseSimple hold it to that) and says false for anything
+// else (flow collections, block scalars, anchors, tags, escapes, multi-line scalars, tabs,
+// non-ASCII text, duplicate keys, anything malformed), which then goes to yaml.v3, so results
+// and error messages stay as they are. It builds no nodes: positions are only needed for
+// messages, and lazyNodes finds them with yaml.v3 then.
+func parseSimple(text string) ([]any, bool) {
 	for i := 0; i < len(text); i++ {
 		if c := text[i]; c >= 0x7f || c < 0x20 && c != '\n' {
 			return nil, false // columns count characters; tabs and CR have their own rules
 		}
 	}
 	p := simpleParser{}
-	var roots []*yaml.Node
+	var docs []any
 	start := 0 // first line of the current document
 	lines := strings.Split(text, "\n")
 	for i := 0; i <= len(lines); i++ {
@@ -39,60 +41,42 @@ func parseSimple(text string) ([]*yaml.Node, bool) {
 			if trimmed == "" || trimmed[0] == '#' {
 				continue
 			}
-			p.lines = append(p.lines, simpleLine{line: j + 1, indent: len(l) - len(trimmed), text: strings.TrimRight(trimmed, " ")})
+			p.lines = append(p.lines, simpleLine{indent: len(l) - len(trimmed), text: strings.TrimRight(trimmed, " ")})
 		}
 		switch {
 		case len(p.lines) > 0:
 			p.i = 0
-			if p.lines[0].indent != 0 {
+			if p.lines[0].indent != 0 || !isSeqEntry(p.lines[0].text) && !isMappingLine(p.lines[0].text) {
 				return nil, false
 			}
-			n, ok := p.block(0)
-			if !ok || p.i != len(p.lines) || n.Kind == yaml.ScalarNode {
+			v, ok := p.block(0)
+			if !ok || p.i != len(p.lines) {
 				return nil, false
 			}
-			roots = append(roots, n)
-		case i < len(lines) && (start != 0 || len(roots) > 0):
+			docs = append(docs, v)
+		case i < len(lines) && (start != 0 || len(docs) > 0):
 			return nil, false // an empty document between two ---
 		}
 		start = i + 1
 	}
-	return roots, true
+	return docs, true
 }
 
 type simpleLine struct {
-	line, indent int
-	text         string // without the indentation and trailing spaces
+	indent int
+	text   string // without the indentation and trailing spaces
 }
 
 type simpleParser struct {
 	lines []simpleLine
 	i     int
-	// nodes is where new nodes are taken from, so that they are allocated a chunk at a time;
-	// stack holds the children of the collections being parsed, so that each Content slice is
-	// allocated once at its final length.
-	nodes []yaml.Node
-	stack []*yaml.Node
-}
-
-// node returns a new node with the given kind and position.
-func (p *simpleParser) node(kind yaml.Kind, line, col int) *yaml.Node {
-	if len(p.nodes) == cap(p.nodes) {
-		p.nodes = make([]yaml.Node, 0, 64)
-	}
-	p.nodes = append(p.nodes, yaml.Node{Kind: kind, Line: line, Column: col})
-	return &p.nodes[len(p.nodes)-1]
-}
-
-// content sets n's children to the stack's nodes from base on and pops them.
-func (p *simpleParser) content(n *yaml.Node, base int) {
-	n.Content = slices.Clone(p.stack[base:])
-	clear(p.stack[base:])
-	p.stack = p.stack[:base]
+	// stack holds the items and keys and values of the collections being parsed, so that each
+	// collection is allocated once at its final size.
+	stack []any
 }
 
 // block parses the collection starting at the current line, which is at indent.
-func (p *simpleParser) block(indent int) (*yaml.Node, bool) {
+func (p *simpleParser) block(indent int) (any, bool) {
 	if isSeqEntry(p.lines[p.i].text) {
 		return p.sequence(indent)
 	}
@@ -101,12 +85,15 @@ func (p *simpleParser) block(indent int) (*yaml.Node, bool) {
 
 func isSeqEntry(s string) bool { return s == "-" || strings.HasPrefix(s, "- ") }
 
-func (p *simpleParser) sequence(indent int) (*yaml.Node, bool) {
-	first := p.lines[p.i]
-	n := p.node(yaml.SequenceNode, first.line, indent+1)
-	n.Tag = "!!seq"
+// pop removes the stack's items from base on.
+func (p *simpleParser) pop(base int) {
+	clear(p.stack[base:])
+	p.stack = p.stack[:base]
+}
+
+func (p *simpleParser) sequence(indent int) (any, bool) {
 	base := len(p.stack)
-	defer p.content(n, base)
+	defer p.pop(base)
 	for p.i < len(p.lines) {
 		l := p.lines[p.i]
 		if l.indent < indent {
@@ -121,18 +108,18 @@ func (p *simpleParser) sequence(indent int) (*yaml.Node, bool) {
 		rest := strings.TrimLeft(l.text[1:], " ")
 		if rest == "" || rest[0] == '#' {
 			p.i++
-			item, ok := p.value(indent, false, l.line, indent+2)
+			item, ok := p.value(indent, false)
 			if !ok {
 				return nil, false
 			}
 			p.stack = append(p.stack, item)
 			continue
 		}
-		col := indent + len(l.text) - len(rest)
 		if isSeqEntry(rest) || isMappingLine(rest) {
 			// The entry is a collection starting on this line: parse it as if it were on a line
 			// of its own at the column where it starts.
-			p.lines[p.i] = simpleLine{line: l.line, indent: col, text: rest}
+			col := indent + len(l.text) - len(rest)
+			p.lines[p.i] = simpleLine{indent: col, text: rest}
 			item, ok := p.block(col)
 			if !ok {
 				return nil, false
@@ -140,14 +127,14 @@ func (p *simpleParser) sequence(indent int) (*yaml.Node, bool) {
 			p.stack = append(p.stack, item)
 			continue
 		}
-		item, ok := p.scalar(rest, l.line, col+1)
+		item, ok := scalarValue(rest)
 		if !ok {
 			return nil, false
 		}
 		p.i++
 		p.stack = append(p.stack, item)
 	}
-	return n, true
+	return slices.Clone(p.stack[base:]), true
 }
 
 // isMappingLine says whether s starts with a key: "key:" or "key: …".
@@ -167,12 +154,9 @@ func cutKey(s string) (key, rest string, ok bool) {
 	return "", "", false
 }
 
-func (p *simpleParser) mapping(indent int) (*yaml.Node, bool) {
-	first := p.lines[p.i]
-	n := p.node(yaml.MappingNode, first.line, indent+1)
-	n.Tag = "!!map"
+func (p *simpleParser) mapping(indent int) (any, bool) {
 	base := len(p.stack)
-	defer p.content(n, base)
+	defer p.pop(base)
 	for p.i < len(p.lines) {
 		l := p.lines[p.i]
 		if l.indent < indent {
@@ -185,15 +169,13 @@ func (p *simpleParser) mapping(indent int) (*yaml.Node, bool) {
 		if !ok || !plainKey(k) {
 			return nil, false
 		}
-		key := p.node(yaml.ScalarNode, l.line, indent+1)
-		key.Value = k // no tag: ShortTag resolves it when asked, as it does for the value
 		rest = strings.TrimLeft(rest, " ")
-		var val *yaml.Node
+		var val any
 		if rest == "" || rest[0] == '#' {
 			p.i++
-			val, ok = p.value(indent, true, l.line, indent+len(k)+2)
+			val, ok = p.value(indent, true)
 		} else {
-			val, ok = p.scalar(rest, l.line, indent+len(l.text)-len(rest)+1)
+			val, ok = scalarValue(rest)
 			p.i++
 			// A more indented line after a scalar would continue it (or be an error).
 			ok = ok && (p.i == len(p.lines) || p.lines[p.i].indent <= indent)
@@ -201,15 +183,22 @@ func (p *simpleParser) mapping(indent int) (*yaml.Node, bool) {
 		if !ok {
 			return nil, false
 		}
-		p.stack = append(p.stack, key, val)
+		p.stack = append(p.stack, k, val)
 	}
-	return n, true
+	m := make(map[string]any, (len(p.stack)-base)/2)
+	for i := base; i < len(p.stack); i += 2 {
+		k := p.stack[i].(string)
+		if _, dup := m[k]; dup {
+			return nil, false // yaml.v3's nodes are needed to say where
+		}
+		m[k] = p.stack[i+1]
+	}
+	return m, true
 }
 
-// value parses what follows "key:" or "-" with nothing after it on the line: a collection on the
-// next lines, or null (at line, col, just after the indicator, where yaml.v3 puts it). A
-// mapping's value may be a sequence at the mapping's own indent.
-func (p *simpleParser) value(indent int, inMapping bool, line, col int) (*yaml.Node, bool) {
+// value parses what follows "key:" or "-" with nothing after it on the line: a collection on
+// the next lines, or null. A mapping's value may be a sequence at the mapping's own indent.
+func (p *simpleParser) value(indent int, inMapping bool) (any, bool) {
 	if p.i < len(p.lines) {
 		next := p.lines[p.i]
 		if next.indent > indent {
@@ -219,9 +208,7 @@ func (p *simpleParser) value(indent int, inMapping bool, line, col int) (*yaml.N
 			return p.sequence(indent)
 		}
 	}
-	n := p.node(yaml.ScalarNode, line, col)
-	n.Tag = "!!null"
-	return n, true
+	return nil, true
 }
 
 // plainKey accepts keys that are plain scalars without anything yaml.v3 would read differently.
@@ -231,17 +218,16 @@ func plainKey(k string) bool {
 		!strings.Contains(k, " #") && !strings.HasSuffix(k, " ") && !strings.Contains(k, ": ")
 }
 
-// scalar parses a one-line scalar s (comment included) that starts at line and col.
-func (p *simpleParser) scalar(s string, line, col int) (*yaml.Node, bool) {
-	n := p.node(yaml.ScalarNode, line, col)
-	var rest string
+// scalarValue parses a one-line scalar s (comment included) into what nodeValue gives for it.
+func scalarValue(s string) (any, bool) {
+	var v, rest string
 	switch s[0] {
 	case '"':
 		end := strings.IndexByte(s[1:], '"')
 		if end < 0 || strings.IndexByte(s[1:end+1], '\\') >= 0 {
 			return nil, false
 		}
-		n.Value, n.Style, rest = s[1:end+1], yaml.DoubleQuotedStyle, s[end+2:]
+		v, rest = s[1:end+1], s[end+2:]
 	case '\'':
 		var b strings.Builder
 		i := 1
@@ -259,18 +245,17 @@ func (p *simpleParser) scalar(s string, line, col int) (*yaml.Node, bool) {
 			}
 			break
 		}
-		n.Value, n.Style, rest = b.String(), yaml.SingleQuotedStyle, s[i:]
+		v, rest = b.String(), s[i:]
 	default:
 		if strings.ContainsAny(s[:1], "[]{},&*!|>%@`?:") || s[0] == '-' && (len(s) == 1 || s[1] == ' ') {
 			return nil, false
 		}
-		v, _, _ := strings.Cut(s, " #")
+		v, _, _ = strings.Cut(s, " #")
 		v = strings.TrimRight(v, " ")
 		if v == "" || v == "<<" || strings.Contains(v, ": ") || strings.HasSuffix(v, ":") {
 			return nil, false
 		}
-		n.Value = v // no tag: ShortTag resolves it, as yaml.v3 did when parsing
-		return n, true
+		return plainValue(v)
 	}
 	if rest = strings.TrimLeft(rest, " "); rest != "" && rest[0] != '#' {
 		return nil, false
@@ -278,6 +263,47 @@ func (p *simpleParser) scalar(s string, line, col int) (*yaml.Node, bool) {
 	if len(s) > len(rest) && rest != "" && s[len(s)-len(rest)-1] != ' ' {
 		return nil, false // a comment must be apart from the value
 	}
-	n.Tag = "!!str"
-	return n, true
+	return v, true // quoted: always a string
+}
+
+// plainValue is nodeValue for a plain scalar: yaml.v3 resolves its type, and the few spellings
+// nodeValue would hand to yaml.v3's decoder give up.
+func plainValue(s string) (any, bool) {
+	n := yaml.Node{Kind: yaml.ScalarNode, Value: s}
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, true
+	case "!!bool":
+		switch s {
+		case "true", "True", "TRUE":
+			return true, true
+		case "false", "False", "FALSE":
+			return false, true
+		}
+		return nil, false
+	case "!!int":
+		i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
+		return i, err == nil
+	case "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+		return f, err == nil
+	}
+	return s, true
+}
+
+// lazyNodes parses a text that parseSimple took with yaml.v3 the first time a document's node
+// is asked for, which only a message does.
+type lazyNodes struct {
+	file, text string
+	once       sync.Once
+	docs       []document
+}
+
+// root returns the root node of the i-th document parseDocuments returned for the text.
+func (l *lazyNodes) root(i int) *yaml.Node {
+	l.once.Do(func() { l.docs, _ = parseYAML(l.file, l.text, false) })
+	if i < len(l.docs) {
+		return l.docs[i].node
+	}
+	return &yaml.Node{} // not reached: parseSimple takes only what yaml.v3 parses alike
 }

@@ -1,68 +1,41 @@
 package render
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"reflect"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
-// yamlRoots parses text with yaml.v3 the way parseDocuments does, skipping empty documents.
-func yamlRoots(text string) ([]*yaml.Node, error) {
-	dec := yaml.NewDecoder(strings.NewReader(text))
-	var roots []*yaml.Node
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			return roots, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(n.Content) > 0 && n.Content[0].ShortTag() != "!!null" { // parseDocuments skips null documents
-			roots = append(roots, n.Content[0])
-		}
-	}
-}
-
-// describeNode writes what render reads of a node tree: kind, style, tag, value and position.
-func describeNode(b *strings.Builder, n *yaml.Node, depth int) {
-	fmt.Fprintf(b, "%s%d:%d kind=%d style=%d tag=%s value=%q\n", strings.Repeat("  ", depth), n.Line, n.Column,
-		n.Kind, n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle), n.ShortTag(), n.Value)
-	for _, c := range n.Content {
-		describeNode(b, c, depth+1)
-	}
-}
-
-func describeRoots(roots []*yaml.Node) string {
-	var b strings.Builder
-	for _, r := range roots {
-		b.WriteString("---\n")
-		describeNode(&b, r, 0)
-	}
-	return b.String()
-}
-
-// checkParseSimple fails t when parseSimple accepts text and gives other nodes than yaml.v3.
-// It returns whether parseSimple accepted the text.
+// checkParseSimple fails t when parseSimple accepts text and gives other values than yaml.v3
+// and nodeValue, or when the documents' nodes are not found. It returns whether parseSimple
+// accepted the text.
 func checkParseSimple(t testing.TB, text string) bool {
 	got, ok := parseSimple(text)
 	if !ok {
 		return false
 	}
-	want, err := yamlRoots(text)
+	want, err := parseYAML("f.yaml", text, false)
 	if err != nil {
-		t.Fatalf("parseSimple accepted YAML that yaml.v3 rejects (%v):\n%s", err, text)
+		t.Fatalf("parseSimple accepted YAML that yaml.v3 or nodeValue reject (%v):\n%s", err, text)
 	}
-	if g, w := describeRoots(got), describeRoots(want); g != w {
-		t.Fatalf("parseSimple differs from yaml.v3 on:\n%s\ngot:\n%s\nwant:\n%s", text, g, w)
+	wantValues := make([]any, len(want))
+	for i, d := range want {
+		wantValues[i] = d.value
+	}
+	if len(got)+len(wantValues) > 0 && !reflect.DeepEqual(got, wantValues) {
+		t.Fatalf("parseSimple differs from yaml.v3 on:\n%s\ngot:  %#v\nwant: %#v", text, got, wantValues)
+	}
+	docs, err := parseDocuments("f.yaml", text, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range docs {
+		if n := docs[i].root(); n != want[i].node && (n.Line != want[i].node.Line || n.Column != want[i].node.Column) {
+			t.Fatalf("document %d of:\n%s\nis at %d:%d, want %d:%d", i, text, n.Line, n.Column, want[i].node.Line, want[i].node.Column)
+		}
 	}
 	return true
 }
@@ -140,9 +113,12 @@ var parseSimpleSamples = []string{
 	"a:\n  -\n  - b\n",
 	"- a: 1\n  b:\n- c\n",
 	"a: 2001-12-14\nb: .inf\nc: 1e3\nd: +1\ne: 0o17\nf: -.5\ng: Yes\nh: off\ni: FALSE\n",
+	"a: 1_000.5\nb: 0b101\nc: 0x_1F\nd: 1e400\ne: 99999999999999999999\nf: -0\ng: .NaN\nh: 1.\ni: +.5e-3\nj: 0.0\nk: True\n",
+	"a: 1\nb: 2\na: 3\n",
+	"- a: 1\n  a: 2\n",
 }
 
-// TestParseSimpleMatchesYAML holds the fast YAML path to yaml.v3 on samples, the golden cases'
+// TestParseSimpleMatchesYAML holds the fast YAML path to yaml.v3 and nodeValue on samples, the golden cases'
 // files and the tests' manifests, and checks it takes the typical manifest.
 func TestParseSimpleMatchesYAML(t *testing.T) {
 	for _, s := range parseSimpleSamples {
@@ -202,7 +178,7 @@ func renderedTypical(t testing.TB) (*Repo, *Environment, string) {
 	return repo, env, text
 }
 
-// FuzzParseSimple compares the fast YAML path with yaml.v3 on arbitrary text.
+// FuzzParseSimple compares the fast YAML path with yaml.v3 and nodeValue on arbitrary text.
 func FuzzParseSimple(f *testing.F) {
 	for _, s := range parseSimpleSamples {
 		f.Add(s)
