@@ -95,8 +95,10 @@ type Controller struct {
 	opts     Options
 	deployer *Deployer
 	queue    workqueue.TypedRateLimitingInterface[Key]
-	// active counts keys being reconciled right now.
+	// active counts keys being reconciled or rolling out right now.
 	active atomic.Int64
+	// waiters are the rollouts waiting for readiness, outside the workers.
+	waiters gosync.WaitGroup
 
 	// Guards the fields below.
 	mu       gosync.Mutex
@@ -106,6 +108,16 @@ type Controller struct {
 	repoApps map[string][]string // by repository URL: the apps of its last good load
 	frozen   map[string]string   // environment → reason
 	pushes   map[string]string   // repository URL → who pushed, until its change is seen
+	inflight map[Key]*inflight   // rollouts waiting for readiness
+}
+
+// inflight is a deploy that has applied its objects and waits for readiness. A newer deploy
+// of the same key supersedes it: cancels the wait (the deploy ends inactive) and waits for
+// done before it applies anything.
+type inflight struct {
+	digest string
+	cancel context.CancelCauseFunc
+	done   chan struct{}
 }
 
 // NewController returns a controller; Run starts it.
@@ -135,6 +147,7 @@ func NewController(opts Options) *Controller {
 		repoApps: map[string][]string{},
 		frozen:   map[string]string{},
 		pushes:   map[string]string{},
+		inflight: map[Key]*inflight{},
 	}
 }
 
@@ -160,6 +173,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	<-ctx.Done()
 	c.queue.ShutDownWithDrain()
 	wg.Wait()
+	c.waiters.Wait()
 	return nil
 }
 
@@ -453,8 +467,13 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		c.queue.Forget(k)
 		return true
 	}
+	c.retry(k, r, err)
+	return true
+}
+
+// retry queues k again with backoff, with its request unless a newer one arrived meanwhile.
+func (c *Controller) retry(k Key, r *request, err error) {
 	c.opts.Log.Error(err, "reconcile failed; retrying with backoff", "app", k.App, "environment", k.Environment)
-	// Put the request back unless a newer one arrived meanwhile.
 	if r != nil {
 		c.mu.Lock()
 		if _, newer := c.pending[k]; !newer {
@@ -463,7 +482,6 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		c.mu.Unlock()
 	}
 	c.queue.AddRateLimited(k)
-	return true
 }
 
 // errRetry marks a reconcile error worth retrying with backoff (the platform failed).
@@ -553,6 +571,7 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 		if last == nil {
 			return nil
 		}
+		c.supersede(k, "")
 		target.Revision = source.Revision{Commit: r.commit}
 		_, err := c.deployer.Remove(ctx, cluster, target, last)
 		return retryable(err)
@@ -560,6 +579,13 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 
 	rev, res, renderErr := c.render(ctx, app, team, env, k.App, r.commit)
 	target.Revision = rev
+	digest := ""
+	if renderErr == nil && !r.redeploy {
+		digest = res.Digest
+	}
+	if c.supersede(k, digest) {
+		return nil // exactly this is rolling out already
+	}
 	if renderErr == nil && !r.redeploy && last != nil && last.Digest == res.Digest {
 		// Nothing new to deploy: only check for drift.
 		drifted, err := c.deployer.Drifted(ctx, cluster, res.Objects, target, last.ID, policy)
@@ -573,14 +599,65 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 		target.Trigger, target.TriggeredBy = history.TriggerDrift, "flyt"
 		target.Reason = "drifted: " + strings.Join(drifted, ", ")
 	}
-	rec, err := c.deployer.Deploy(ctx, cluster, target, res, renderErr, policy)
+	ro, rec, err := c.deployer.Apply(ctx, cluster, target, res, renderErr, policy)
+	if ro == nil {
+		c.finished(k, app.team, rev.Commit, rec, err)
+		return retryable(err)
+	}
+	// The objects are applied; the rollout is the cluster's work now. Wait for it outside
+	// the workers, which go on to other keys.
+	wctx, cancel := context.WithCancelCause(ctx)
+	fl := &inflight{digest: ro.Digest(), cancel: cancel, done: make(chan struct{})}
+	c.mu.Lock()
+	c.inflight[k] = fl
+	c.mu.Unlock()
+	c.active.Add(1)
+	c.waiters.Go(func() {
+		defer c.active.Add(-1)
+		defer cancel(nil)
+		rec, err := ro.Wait(wctx)
+		c.finished(k, app.team, rev.Commit, rec, err)
+		c.mu.Lock()
+		if c.inflight[k] == fl {
+			delete(c.inflight, k)
+		}
+		c.mu.Unlock()
+		close(fl.done)
+		if err := retryable(err); err != nil {
+			c.retry(k, r, err)
+		}
+	})
+	return nil
+}
+
+// supersede makes way for a new deploy of k: a rollout of k still waiting for readiness is
+// cancelled (it ends inactive, superseded) and supersede returns once it has ended. When
+// digest is not empty and the waiting rollout applied exactly that, it is left to finish and
+// supersede reports true: there is nothing new to deploy.
+func (c *Controller) supersede(k Key, digest string) bool {
+	c.mu.Lock()
+	fl := c.inflight[k]
+	c.mu.Unlock()
+	if fl == nil {
+		return false
+	}
+	if digest != "" && fl.digest == digest {
+		return true
+	}
+	fl.cancel(fmt.Errorf("superseded by a newer deploy of %s to %s", k.App, k.Environment))
+	<-fl.done
+	return false
+}
+
+// finished does what follows a deploy's end: the current-state metric, and on success the
+// automatic promotions downstream.
+func (c *Controller) finished(k Key, team, commit string, rec *history.Deploy, err error) {
 	if rec != nil {
-		c.opts.Metrics.setCurrent(k.App, app.team, k.Environment, string(rec.State))
+		c.opts.Metrics.setCurrent(k.App, team, k.Environment, string(rec.State))
 	}
-	if err == nil {
-		c.queueDownstream(p, k, rev.Commit)
+	if err == nil && rec != nil {
+		c.queueDownstream(c.opts.Platform(), k, commit)
 	}
-	return retryable(err)
 }
 
 // retryable keeps errors worth a retry (the platform failed) and drops failures (the spec or

@@ -119,6 +119,37 @@ func StateOf(err error) history.State {
 //
 // Nothing is pruned unless the render succeeded and every object applied.
 func (d *Deployer) Deploy(ctx context.Context, cluster *Cluster, t Target, res *render.Result, renderErr error, p Policy) (*history.Deploy, error) {
+	ro, rec, err := d.Apply(ctx, cluster, t, res, renderErr, p)
+	if ro == nil {
+		return rec, err
+	}
+	return ro.Wait(ctx)
+}
+
+// Rollout is a deploy that has applied (and pruned) its objects and now waits for them to
+// become ready. Wait finishes it.
+type Rollout struct {
+	d       *Deployer
+	cluster *Cluster
+	rec     *history.Deploy
+	t       Target
+	p       Policy
+	objs    []*unstructured.Unstructured
+	start   time.Time
+	log     logr.Logger
+}
+
+// ID is the deploy's id in the history store.
+func (r *Rollout) ID() int64 { return r.rec.ID }
+
+// Digest is the digest of the objects the deploy applied.
+func (r *Rollout) Digest() string { return r.rec.Digest }
+
+// Apply runs a deploy up to its readiness wait: it records the deploy, waits for images if
+// asked, applies and prunes. It returns a Rollout when the deploy now waits for readiness
+// (Wait finishes it), or else the deploy's final record and error, as Deploy does. Splitting
+// the two lets the controller free its worker while the cluster rolls out.
+func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *render.Result, renderErr error, p Policy) (*Rollout, *history.Deploy, error) {
 	rec := &history.Deploy{
 		App: t.App, Team: t.Team, Environment: t.Environment, Cluster: cluster.Name,
 		Repository: t.Repository, Commit: t.Revision.Commit, CommitAuthor: t.Revision.Author,
@@ -131,27 +162,55 @@ func (d *Deployer) Deploy(ctx context.Context, cluster *Cluster, t Target, res *
 	}
 	id, err := d.Store.CreateDeploy(ctx, rec)
 	if err != nil {
-		return nil, fmt.Errorf("record deploy of %s to %s: %w", t.App, t.Environment, err)
+		return nil, nil, fmt.Errorf("record deploy of %s to %s: %w", t.App, t.Environment, err)
 	}
+	rec.ID = id
 	// The caller's logger already names the app, team and environment.
 	log := logr.FromContextOrDiscard(ctx).WithValues("deploy", id)
 	ctx = logr.NewContext(ctx, log)
-	start := d.now()
+	ro := &Rollout{d: d, cluster: cluster, rec: rec, t: t, p: p, start: d.now(), log: log}
 	d.notify(*rec, history.StateQueued, "")
 	if _, err := d.Store.AppendStatus(ctx, id, history.Status{State: history.StateInProgress, Step: "render", Message: "rendered " + shortSHA(t.Revision.Commit), Time: d.now()}); err != nil {
-		return nil, fmt.Errorf("record deploy %d in progress: %w", id, err)
+		return nil, nil, fmt.Errorf("record deploy %d in progress: %w", id, err)
 	}
 	d.notify(*rec, history.StateInProgress, "")
 
-	runErr := d.run(ctx, cluster, id, t, res, renderErr, p)
+	objs, err := d.apply(ctx, cluster, id, t, res, renderErr, p)
+	if err == nil {
+		err = d.status(ctx, id, "wait", "waiting for rollout")
+	}
+	if err != nil {
+		rec, err := ro.finish(ctx, err)
+		return nil, rec, err
+	}
+	ro.objs = objs
+	return ro, nil, nil
+}
 
+// Wait waits for the rollout's objects to become ready and records how the deploy ended.
+// Cancelling ctx ends it as inactive, with ctx's cause as the reason.
+func (r *Rollout) Wait(ctx context.Context) (*history.Deploy, error) {
+	ctx = logr.NewContext(ctx, r.log)
+	start := r.d.now()
+	err := r.d.wait(ctx, r.cluster, r.objs, r.p.Timeout)
+	r.d.Metrics.observeStep("wait", r.d.now().Sub(start))
+	return r.finish(ctx, err)
+}
+
+// finish records the deploy's final state: success when runErr is nil, inactive when ctx
+// was cancelled (flyt is shutting down, or a newer deploy superseded this one), else the
+// state runErr stands for.
+func (r *Rollout) finish(ctx context.Context, runErr error) (*history.Deploy, error) {
+	d, rec, t := r.d, r.rec, r.t
 	state, msg := history.StateSuccess, "deployed "+shortSHA(t.Revision.Commit)
 	if runErr != nil {
 		state, msg = StateOf(runErr), runErr.Error()
 		if ctx.Err() != nil {
-			// flyt is shutting down: the deploy was cut off, not failed. The next reconcile
-			// supersedes it.
+			// Cut off, not failed: the next reconcile supersedes it.
 			state = history.StateInactive
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) {
+				msg = cause.Error()
+			}
 			runErr = &deployError{history.StateInactive, "interrupted", runErr}
 		}
 	}
@@ -163,35 +222,36 @@ func (d *Deployer) Deploy(ctx context.Context, cluster *Cluster, t Target, res *
 	if errors.As(runErr, &de) {
 		step = de.step
 	}
-	if _, err := d.Store.AppendStatus(final, id, history.Status{State: state, Step: step, Message: msg, Time: d.now()}); err != nil {
-		return nil, errors.Join(runErr, fmt.Errorf("record final state of deploy %d: %w", id, err))
+	if _, err := d.Store.AppendStatus(final, rec.ID, history.Status{State: state, Step: step, Message: msg, Time: d.now()}); err != nil {
+		return nil, errors.Join(runErr, fmt.Errorf("record final state of deploy %d: %w", rec.ID, err))
 	}
-	d.Metrics.observeDeploy(t.Environment, string(state), string(t.Trigger), d.now().Sub(start))
-	log.Info("deploy finished", "state", state, "message", msg, "commit", t.Revision.Commit)
+	d.Metrics.observeDeploy(t.Environment, string(state), string(t.Trigger), d.now().Sub(r.start))
+	r.log.Info("deploy finished", "state", state, "message", msg, "commit", t.Revision.Commit)
 	d.notify(*rec, state, msg)
-	rec.ID, rec.State, rec.Message = id, state, msg
+	rec.State, rec.Message = state, msg
 	return rec, runErr
 }
 
-func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target, res *render.Result, renderErr error, p Policy) error {
+// apply runs the steps before the readiness wait and returns the objects applied.
+func (d *Deployer) apply(ctx context.Context, cluster *Cluster, id int64, t Target, res *render.Result, renderErr error, p Policy) ([]*unstructured.Unstructured, error) {
 	if renderErr != nil {
 		var de *deployError
 		if errors.As(renderErr, &de) {
-			return de
+			return nil, de
 		}
-		return &deployError{history.StateFailure, "render", renderErr}
+		return nil, &deployError{history.StateFailure, "render", renderErr}
 	}
 	if p.WaitForImages && len(res.Images) > 0 {
 		if err := d.waitImages(ctx, id, res.Images, p.ImageTimeout); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := d.status(ctx, id, "apply", fmt.Sprintf("applying %d objects of %s", len(res.Objects), shortSHA(t.Revision.Commit))); err != nil {
-		return err
+		return nil, err
 	}
 	objs, err := prepare(res.Objects, t, id, p)
 	if err != nil {
-		return &deployError{history.StateFailure, "apply", err}
+		return nil, &deployError{history.StateFailure, "apply", err}
 	}
 	// The inventory is read before anything is written, so the prune below compares against
 	// the last success before this deploy.
@@ -202,7 +262,7 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 	case err == nil:
 		inventory = prev.Objects
 	case !noSuccess:
-		return &deployError{history.StateError, "apply", fmt.Errorf("read inventory: %w", err)}
+		return nil, &deployError{history.StateError, "apply", fmt.Errorf("read inventory: %w", err)}
 	}
 
 	applyStart := d.now()
@@ -210,14 +270,14 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 	d.Metrics.observeStep("apply", d.now().Sub(applyStart))
 	if cs != nil {
 		if rerr := d.Store.RecordObjects(ctx, id, changeSetObjects(cs)); rerr != nil {
-			return &deployError{history.StateError, "apply", fmt.Errorf("record applied objects: %w", rerr)}
+			return nil, &deployError{history.StateError, "apply", fmt.Errorf("record applied objects: %w", rerr)}
 		}
 	}
 	if err != nil {
-		return &deployError{classify(err), "apply", err}
+		return nil, &deployError{classify(err), "apply", err}
 	}
 	if err := d.status(ctx, id, "apply", summarize(cs)); err != nil {
-		return err
+		return nil, err
 	}
 	if noSuccess && !p.NoPrune && !allCreated(cs) {
 		// No success on record, yet some objects were already there: a lost history store
@@ -225,7 +285,7 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 		// found by their owner labels, are the inventory. When every object was created the
 		// app had nothing live, and the eight LISTs this takes are skipped.
 		if inventory, err = liveInventory(ctx, cluster, t, p, objs); err != nil {
-			return &deployError{classify(err), "prune", fmt.Errorf("find live objects: %w", err)}
+			return nil, &deployError{classify(err), "prune", fmt.Errorf("find live objects: %w", err)}
 		}
 	}
 
@@ -234,22 +294,16 @@ func (d *Deployer) run(ctx context.Context, cluster *Cluster, id int64, t Target
 		pruned, err := d.prune(ctx, cluster, id, t, inventory, objs)
 		d.Metrics.observeStep("prune", d.now().Sub(pruneStart))
 		if err != nil {
-			return &deployError{classify(err), "prune", err}
+			return nil, &deployError{classify(err), "prune", err}
 		}
 		if len(pruned) > 0 {
 			if err := d.status(ctx, id, "prune", "deleted "+strings.Join(pruned, ", ")); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 
-	if err := d.status(ctx, id, "wait", "waiting for rollout"); err != nil {
-		return err
-	}
-	waitStart := d.now()
-	err = d.wait(ctx, cluster, objs, p.Timeout)
-	d.Metrics.observeStep("wait", d.now().Sub(waitStart))
-	return err
+	return objs, nil
 }
 
 // waitImages waits, within timeout, until every image exists in its registry, and records the

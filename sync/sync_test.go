@@ -507,3 +507,44 @@ func TestIdleResyncSendsNoRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRevisionSupersedesStuckRollout: a rollout that cannot finish (its pods fit no node)
+// does not hold up the fix. The new revision cancels the old deploy's wait, which ends
+// inactive and says it was superseded, and deploys at once.
+func TestNewRevisionSupersedesStuckRollout(t *testing.T) {
+	h := newHarness(t)
+	h.platform.Environments[0].Timeout.Duration = 10 * time.Minute
+	stuck := h.push(map[string]string{".nais/app.yaml": app("greedy", "registry.example/greedy:1",
+		"  resources:\n    requests:\n      cpu: \"5000\"")}, "ask for more CPU than any node has")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds := h.deploys("greedy", "dev")
+		if len(ds) == 1 && ds[0].State == history.StateInProgress {
+			d, err := h.store.Get(t.Context(), ds[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Statuses[len(d.Statuses)-1].Step == "wait" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first deploy never started waiting: %+v", ds)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if h.ctrl.Idle() {
+		t.Error("the controller says it is idle while a rollout waits")
+	}
+	fixed := h.push(map[string]string{".nais/app.yaml": app("greedy", "registry.example/greedy:1")}, "ask for less")
+	if d := h.waitDeploy("greedy", "dev", fixed); d.State != history.StateSuccess {
+		t.Fatalf("fix deploy %s: %s", d.State, d.Message)
+	}
+	old := h.waitDeploy("greedy", "dev", stuck)
+	if old.State != history.StateInactive || !strings.Contains(old.Message, "superseded") {
+		t.Errorf("stuck deploy ended %s (%q), want inactive and superseded", old.State, old.Message)
+	}
+	if time.Duration(old.FinishedAt.Sub(old.StartedAt)) > time.Minute {
+		t.Errorf("the stuck rollout held on for %s", old.FinishedAt.Sub(old.StartedAt))
+	}
+}
