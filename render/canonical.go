@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -58,13 +59,18 @@ func appendJSON(b *bytes.Buffer, v any) error {
 	return e.value(b, v)
 }
 
-// jsonWriter writes canonical JSON. keys is a stack of the sorted keys of the maps being
-// written, so that their keys share one slice instead of each allocating its own. When images
+// jsonWriter writes canonical JSON. entries is a stack of the sorted entries of the maps being
+// written, so that they share one slice instead of each allocating its own. When images
 // is set, the writer adds the image of every container it passes to it: in the items of a
 // "containers" or "initContainers" list, anywhere.
 type jsonWriter struct {
-	keys   []string
-	images map[string]bool
+	entries []mapEntry
+	images  map[string]bool
+}
+
+type mapEntry struct {
+	k string
+	v any
 }
 
 func (e *jsonWriter) addImages(containers any) {
@@ -111,21 +117,20 @@ func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
 		}
 		b.Write(s)
 	case map[string]any:
-		base := len(e.keys)
-		for k := range v {
-			e.keys = append(e.keys, k)
+		base := len(e.entries)
+		for k, x := range v {
+			e.entries = append(e.entries, mapEntry{k, x})
 		}
-		slices.Sort(e.keys[base:])
+		slices.SortFunc(e.entries[base:], func(a, b mapEntry) int { return strings.Compare(a.k, b.k) })
 		b.WriteByte('{')
-		for i := base; i < len(e.keys); i++ {
-			// Index, not range: writing a value may grow (and move) e.keys.
-			k := e.keys[i]
+		for i := base; i < len(e.entries); i++ {
+			// Index, not range: writing a value may grow (and move) e.entries.
+			k, x := e.entries[i].k, e.entries[i].v
 			if i > base {
 				b.WriteByte(',')
 			}
 			writeJSONString(b, k)
 			b.WriteByte(':')
-			x := v[k]
 			if e.images != nil && (k == "containers" || k == "initContainers") {
 				e.addImages(x)
 			}
@@ -133,8 +138,8 @@ func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
 				return err
 			}
 		}
-		clear(e.keys[base:])
-		e.keys = e.keys[:base]
+		clear(e.entries[base:])
+		e.entries = e.entries[:base]
 		b.WriteByte('}')
 	case []any:
 		b.WriteByte('[')
@@ -155,6 +160,15 @@ func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe says which ASCII characters a JSON string holds as they are (encoding/json escapes
+// control characters, quotes, backslashes and, by default, <, > and &).
+var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		safe[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return safe
+}()
+
 // writeJSONString quotes s as encoding/json does (with its default HTML escaping).
 func writeJSONString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
@@ -162,7 +176,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}

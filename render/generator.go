@@ -18,6 +18,8 @@ type generator struct {
 	pos   func(path []string, key bool) (file string, line, col int)
 	errs  Errors
 	warns []Warning
+	// labelSet caches labels.
+	labelSet map[string]string
 }
 
 func (g *generator) fail(path []string, msg string) {
@@ -31,13 +33,16 @@ func (g *generator) warnAt(path []string, code WarningCode, msg string) {
 }
 
 // labels are the Application's own labels plus app and team, which every object carries so
-// that people and flyt can find everything an app owns.
+// that people and flyt can find everything an app owns. The objects share one map, made on
+// the first call: nothing changes a generated object before it is converted to its own maps.
 func (g *generator) labels() map[string]string {
-	l := make(map[string]string, len(g.app.Metadata.Labels)+2)
-	maps.Copy(l, g.app.Metadata.Labels)
-	l["app"] = g.app.Metadata.Name
-	l["team"] = g.env.Team
-	return l
+	if g.labelSet == nil {
+		g.labelSet = make(map[string]string, len(g.app.Metadata.Labels)+2)
+		maps.Copy(g.labelSet, g.app.Metadata.Labels)
+		g.labelSet["app"] = g.app.Metadata.Name
+		g.labelSet["team"] = g.env.Team
+	}
+	return g.labelSet
 }
 
 func (g *generator) meta(name string) metav1.ObjectMeta {
