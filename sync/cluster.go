@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -76,8 +77,12 @@ func newCluster(environment, name string, cfg *rest.Config, httpClient *http.Cli
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build metadata client: %w", name, err)
 	}
+	typed, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: build clientset: %w", name, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	live := newLiveCache(ctx, meta, mapper, environment)
+	live := newLiveCache(ctx, meta, typed, mapper, environment)
 	// Every object flyt applies comes back from the API server as written; that response is
 	// what the drift check later compares the watched object with.
 	c := interceptor.NewClient(direct, interceptor.Funcs{
@@ -88,6 +93,9 @@ func newCluster(environment, name string, cfg *rest.Config, httpClient *http.Cli
 			po := (&client.PatchOptions{}).ApplyOptions(opts)
 			if u, ok := obj.(*unstructured.Unstructured); ok && patch.Type() == types.ApplyPatchType && len(po.DryRun) == 0 {
 				live.observeApplied(u)
+				if a, ok := ctx.Value(appliedKey{}).(*appliedObjects); ok {
+					a.add(u.DeepCopy())
+				}
 			}
 			return nil
 		},

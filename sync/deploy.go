@@ -10,15 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/normalize"
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -135,6 +132,7 @@ type Rollout struct {
 	t       Target
 	p       Policy
 	objs    []*unstructured.Unstructured
+	applied *appliedObjects
 	start   time.Time
 	log     logr.Logger
 }
@@ -175,7 +173,8 @@ func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *r
 	}
 	d.notify(*rec, history.StateInProgress, "")
 
-	objs, err := d.apply(ctx, cluster, id, t, res, renderErr, p)
+	actx, applied := collectApplied(ctx)
+	objs, err := d.apply(actx, cluster, id, t, res, renderErr, p)
 	if err == nil {
 		err = d.status(ctx, id, "wait", "waiting for rollout")
 	}
@@ -183,7 +182,7 @@ func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *r
 		rec, err := ro.finish(ctx, err)
 		return nil, rec, err
 	}
-	ro.objs = objs
+	ro.objs, ro.applied = objs, applied
 	return ro, nil, nil
 }
 
@@ -192,7 +191,7 @@ func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *r
 func (r *Rollout) Wait(ctx context.Context) (*history.Deploy, error) {
 	ctx = logr.NewContext(ctx, r.log)
 	start := r.d.now()
-	err := r.d.wait(ctx, r.cluster, r.objs, r.p.Timeout)
+	err := r.d.wait(ctx, r.cluster, r.objs, r.applied, r.p.Timeout)
 	r.d.Metrics.observeStep("wait", r.d.now().Sub(start))
 	return r.finish(ctx, err)
 }
@@ -424,109 +423,6 @@ func (d *Deployer) prune(ctx context.Context, cluster *Cluster, id int64, t Targ
 		return pruned, fmt.Errorf("prune: %w", err)
 	}
 	return pruned, nil
-}
-
-// wait waits until every object is ready (kstatus Current), reading each object with a GET per
-// poll until it is, and no longer after: most kinds are ready at the first poll, and only the
-// Deployment is read again. It fails fast, with the specific reason, when a workload fails: a
-// failed kstatus, or pods in CrashLoopBackOff or ImagePullBackOff, which will not heal by
-// waiting (a crash loop never makes a Deployment fail before its progress deadline, NAIS's
-// default 5 minutes, but it is already a verdict). The pods of an unready Deployment are
-// listed from the second poll on.
-//
-// This is kstatus's own status computation (as ssa's WaitForSet uses) in a loop of flyt's:
-// WaitForSet reads every object, and a Deployment's ReplicaSets and their pods, at every poll
-// until all are ready, three to four times the requests for the same answer (bench/).
-func (d *Deployer) wait(ctx context.Context, cluster *Cluster, objs []*unstructured.Unstructured, timeout time.Duration) error {
-	if timeout <= 0 {
-		timeout = 10 * time.Minute
-	}
-	interval := d.PollInterval
-	if interval <= 0 {
-		interval = 500 * time.Millisecond
-	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	pending := objs
-	var waiting []string // why the pending objects are not ready, as of the last poll
-	var problems []Problem
-	for poll := 0; ; poll++ {
-		if poll > 0 {
-			select {
-			case <-wctx.Done():
-			case <-time.After(interval):
-			}
-		}
-		if wctx.Err() != nil {
-			break
-		}
-		var next []*unstructured.Unstructured
-		var why []string
-		var found []Problem
-		for _, o := range pending {
-			st, ps, err := readiness(wctx, cluster.client, o, poll > 0)
-			if err != nil {
-				if wctx.Err() != nil {
-					break
-				}
-				return &deployError{classify(err), "wait", err}
-			}
-			found = append(found, ps...)
-			switch {
-			case st.Status == status.CurrentStatus:
-				continue
-			case st.Status == status.FailedStatus && !slices.ContainsFunc(ps, func(p Problem) bool { return p.Fatal }):
-				found = append(found, Problem{Object: subject(o), Reason: "Failed", Message: st.Message, Fatal: true})
-			}
-			next = append(next, o)
-			why = append(why, fmt.Sprintf("%s: %s", subject(o), st.Message))
-		}
-		if wctx.Err() != nil {
-			break
-		}
-		if len(next) == 0 {
-			return nil
-		}
-		sortProblems(found)
-		if len(found) > 0 && found[0].Fatal {
-			return &deployError{history.StateFailure, "wait", fmt.Errorf("rollout failed: %s", joinProblems(found))}
-		}
-		pending, waiting, problems = next, why, found
-	}
-	if ctx.Err() != nil {
-		return &deployError{history.StateInactive, "wait", fmt.Errorf("interrupted while waiting: %w", ctx.Err())}
-	}
-	// Say why, from the objects themselves, rather than only "timeout".
-	if len(problems) > 0 {
-		return &deployError{history.StateError, "wait", fmt.Errorf("rollout not done after %s: %s", timeout, joinProblems(problems))}
-	}
-	return &deployError{history.StateError, "wait", fmt.Errorf("rollout not done after %s: %s", timeout, strings.Join(waiting, "; "))}
-}
-
-// readiness reads o's live object and computes its kstatus; for a Deployment that is not
-// ready, and when pods is set, it also looks at its pods for problems.
-func readiness(ctx context.Context, c client.Reader, o *unstructured.Unstructured, pods bool) (*status.Result, []Problem, error) {
-	live := &unstructured.Unstructured{}
-	live.SetGroupVersionKind(o.GroupVersionKind())
-	if err := c.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
-		if apierrors.IsNotFound(err) {
-			return &status.Result{Status: status.NotFoundStatus, Message: "not found"}, nil, nil
-		}
-		return nil, nil, fmt.Errorf("read %s: %w", subject(o), err)
-	}
-	st, err := status.Compute(live)
-	if err != nil {
-		return nil, nil, fmt.Errorf("status of %s: %w", subject(o), err)
-	}
-	if st.Status == status.CurrentStatus || !pods || live.GetKind() != "Deployment" || live.GroupVersionKind().Group != "apps" {
-		return st, nil, nil
-	}
-	var dep appsv1.Deployment
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(live.Object, &dep); err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", subject(o), err)
-	}
-	ps, err := deploymentProblems(ctx, c, &dep)
-	return st, ps, err
 }
 
 func subject(o *unstructured.Unstructured) string {

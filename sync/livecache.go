@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
@@ -37,6 +40,7 @@ import (
 // drift that the dry-run would have found.
 type liveCache struct {
 	client      metadata.Interface
+	typed       kubernetes.Interface
 	mapper      meta.RESTMapper
 	environment string
 	// ctx ends when the Cluster is closed; the informers run until then.
@@ -57,6 +61,8 @@ type informer struct {
 type informerKey struct {
 	gvr       schema.GroupVersionResource
 	namespace string
+	// full objects (typed), not metadata only
+	full bool
 }
 
 // verified is an object's fingerprint when flyt last knew it in sync, for the deploy whose
@@ -70,8 +76,8 @@ type verified struct {
 // use the cache by then (no list/watch permission, a slow API server) does the dry-run.
 const syncTimeout = 10 * time.Second
 
-func newLiveCache(ctx context.Context, client metadata.Interface, mapper meta.RESTMapper, environment string) *liveCache {
-	return &liveCache{client: client, mapper: mapper, environment: environment, ctx: ctx,
+func newLiveCache(ctx context.Context, client metadata.Interface, typed kubernetes.Interface, mapper meta.RESTMapper, environment string) *liveCache {
+	return &liveCache{client: client, typed: typed, mapper: mapper, environment: environment, ctx: ctx,
 		informers: map[informerKey]*informer{}, verified: map[string]verified{}}
 }
 
@@ -87,7 +93,7 @@ func fingerprint(entries []metav1.ManagedFieldsEntry) string {
 		h.Write([]byte(e.APIVersion))
 		h.Write([]byte{0})
 		if e.FieldsV1 != nil {
-			h.Write(e.FieldsV1.Raw)
+			h.Write(e.FieldsV1.GetRawBytes())
 		}
 		h.Write([]byte{0})
 	}
@@ -146,21 +152,39 @@ func (c *liveCache) inSync(ctx context.Context, o *unstructured.Unstructured, de
 	return ok && m.fingerprint == v.fingerprint
 }
 
-// informer returns the synced informer of gvk's objects in namespace, starting it on first
-// use (and then waiting for its first list, within syncTimeout); nil when it cannot be used.
+// informer returns the synced metadata informer of gvk's objects in namespace; nil when it
+// cannot be used.
 func (c *liveCache) informer(ctx context.Context, gvk schema.GroupVersionKind, namespace string) *informer {
 	mapping, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return nil
 	}
-	k := informerKey{mapping.Resource, namespace}
+	return c.start(ctx, informerKey{gvr: mapping.Resource, namespace: namespace}, func(opts func(*metav1.ListOptions)) cache.SharedIndexInformer {
+		inf := metadatainformer.NewFilteredMetadataInformer(c.client, mapping.Resource, namespace, 0, cache.Indexers{}, opts).Informer()
+		_ = inf.SetTransform(trimForCache)
+		return inf
+	})
+}
+
+// deployments returns the synced informer of flyt's Deployments in namespace, whole but for
+// their pod template and managed fields, for the readiness wait; nil when it cannot be used.
+func (c *liveCache) deployments(ctx context.Context, namespace string) *informer {
+	return c.start(ctx, informerKey{gvr: appsv1.SchemeGroupVersion.WithResource("deployments"), namespace: namespace, full: true}, func(opts func(*metav1.ListOptions)) cache.SharedIndexInformer {
+		lw := cache.NewFilteredListWatchFromClient(c.typed.AppsV1().RESTClient(), "deployments", namespace, opts)
+		inf := cache.NewSharedIndexInformer(lw, &appsv1.Deployment{}, 0, cache.Indexers{})
+		_ = inf.SetTransform(trimDeployment)
+		return inf
+	})
+}
+
+// start returns the informer k, starting it with build on first use, once it has synced
+// (waiting for that within syncTimeout); nil when it has not, or the API server refused it.
+func (c *liveCache) start(ctx context.Context, k informerKey, build func(opts func(*metav1.ListOptions)) cache.SharedIndexInformer) *informer {
 	c.mu.Lock()
 	inf, ok := c.informers[k]
 	if !ok {
 		sel := labels.SelectorFromSet(labels.Set{LabelEnvironment: c.environment}).String()
-		inf = &informer{SharedIndexInformer: metadatainformer.NewFilteredMetadataInformer(c.client, mapping.Resource, namespace, 0, cache.Indexers{},
-			func(o *metav1.ListOptions) { o.LabelSelector = sel }).Informer()}
-		_ = inf.SetTransform(trimForCache)
+		inf = &informer{SharedIndexInformer: build(func(o *metav1.ListOptions) { o.LabelSelector = sel })}
 		ictx, stop := context.WithCancel(c.ctx)
 		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
@@ -177,19 +201,43 @@ func (c *liveCache) informer(ctx context.Context, gvk schema.GroupVersionKind, n
 	if inf.disabled.Load() {
 		return nil
 	}
-	if inf.HasSynced() {
-		return inf
+	if !inf.HasSynced() {
+		_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, syncTimeout, true, func(context.Context) (bool, error) {
+			return inf.HasSynced() || inf.disabled.Load(), nil
+		})
 	}
-	if ok {
-		return nil // still listing; the caller that started it waits
-	}
-	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, syncTimeout, true, func(context.Context) (bool, error) {
-		return inf.HasSynced() || inf.disabled.Load(), nil
-	})
 	if !inf.HasSynced() || inf.disabled.Load() {
 		return nil
 	}
 	return inf
+}
+
+// deployment returns the watched Deployment namespace/name, if the watch has it.
+func (c *liveCache) deployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, bool) {
+	inf := c.deployments(ctx, namespace)
+	if inf == nil {
+		return nil, false
+	}
+	item, exists, err := inf.GetStore().GetByKey(namespace + "/" + name)
+	if err != nil || !exists {
+		return nil, false
+	}
+	d, ok := item.(*appsv1.Deployment)
+	return d, ok
+}
+
+// trimDeployment drops what the readiness wait does not read from a watched Deployment.
+func trimDeployment(obj any) (any, error) {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok || d.ManagedFields == nil && d.Spec.Template.Spec.Containers == nil {
+		return obj, nil
+	}
+	t := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: d.Namespace, UID: d.UID,
+		ResourceVersion: d.ResourceVersion, Generation: d.Generation, Labels: d.Labels, Annotations: d.Annotations},
+		Status: d.Status}
+	t.Spec = d.Spec
+	t.Spec.Template = corev1.PodTemplateSpec{}
+	return t, nil
 }
 
 // cachedObject is what the cache keeps of an object: its identity and fingerprint.
