@@ -39,7 +39,7 @@ func digest(objs []*unstructured.Unstructured) (string, []string, error) {
 	h := sha256.New()
 	var b bytes.Buffer
 	b.Grow(4096)
-	e := jsonWriter{images: map[string]bool{}}
+	e := jsonWriter{images: map[string]bool{}, entries: make([]mapEntry, 0, 64)}
 	for _, o := range objs {
 		b.Reset()
 		if err := e.value(&b, o.Object); err != nil {

@@ -221,13 +221,20 @@ func (g *generator) preStop(port int32) *corev1.LifecycleHandler {
 	return &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: defaultPreStopSleep}}
 }
 
+// The default quantities, parsed once. Quantity is a value: each ResourceList gets a copy.
+var (
+	defaultCPURequestQuantity    = resource.MustParse(defaultCPURequest)
+	defaultMemoryRequestQuantity = resource.MustParse(defaultMemoryRequest)
+	defaultMemoryLimitQuantity   = resource.MustParse(defaultMemoryLimit)
+)
+
 func (g *generator) resources() corev1.ResourceRequirements {
 	r := g.app.Spec.Resources
 	req := corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse(defaultCPURequest),
-		corev1.ResourceMemory: resource.MustParse(defaultMemoryRequest),
+		corev1.ResourceCPU:    defaultCPURequestQuantity,
+		corev1.ResourceMemory: defaultMemoryRequestQuantity,
 	}
-	lim := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(defaultMemoryLimit)}
+	lim := corev1.ResourceList{corev1.ResourceMemory: defaultMemoryLimitQuantity}
 	if r != nil {
 		g.quantities(r.Requests, req, "requests")
 		g.quantities(r.Limits, lim, "limits")

@@ -23,10 +23,10 @@ func parseSimple(text string) ([]any, bool) {
 			return nil, false // columns count characters; tabs and CR have their own rules
 		}
 	}
-	p := simpleParser{}
+	lines := strings.Split(text, "\n")
+	p := simpleParser{lines: make([]simpleLine, 0, len(lines)), stack: make([]any, 0, 64)}
 	var docs []any
 	start := 0 // first line of the current document
-	lines := strings.Split(text, "\n")
 	for i := 0; i <= len(lines); i++ {
 		if i < len(lines) && !strings.HasPrefix(lines[i], "---") && !strings.HasPrefix(lines[i], "...") && !strings.HasPrefix(lines[i], "%") {
 			continue
