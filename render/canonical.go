@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"math"
 	"slices"
 	"strconv"
@@ -38,15 +39,15 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 func digest(objs []*unstructured.Unstructured) (string, []string, error) {
 	h := sha256.New()
 	var b bytes.Buffer
-	b.Grow(4096)
-	e := jsonWriter{images: map[string]bool{}, entries: make([]mapEntry, 0, 64)}
+	b.Grow(2 * flushSize)
+	e := jsonWriter{images: map[string]bool{}, entries: make([]mapEntry, 0, 64), hash: h}
 	for _, o := range objs {
-		b.Reset()
 		if err := e.value(&b, o.Object); err != nil {
 			return "", nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
 		}
 		b.WriteByte('\n')
 		h.Write(b.Bytes())
+		b.Reset()
 		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok && img != "" {
 			e.images[img] = true
 		}
@@ -66,6 +67,18 @@ func appendJSON(b *bytes.Buffer, v any) error {
 type jsonWriter struct {
 	entries []mapEntry
 	images  map[string]bool
+	// hash, when set, takes what has been written whenever it passes flushSize, so that the
+	// buffer stays small.
+	hash hash.Hash
+}
+
+const flushSize = 1024
+
+func (e *jsonWriter) flush(b *bytes.Buffer) {
+	if e.hash != nil && b.Len() >= flushSize {
+		e.hash.Write(b.Bytes())
+		b.Reset()
+	}
 }
 
 type mapEntry struct {
@@ -137,6 +150,7 @@ func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
 			if err := e.value(b, x); err != nil {
 				return err
 			}
+			e.flush(b)
 		}
 		clear(e.entries[base:])
 		e.entries = e.entries[:base]
