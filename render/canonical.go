@@ -33,26 +33,31 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 }
 
 // digest returns "sha256:" and the hex SHA-256 of Canonical(objs), and the container images
-// the objects reference, found on the same walk: those of containers anywhere in them, and
-// spec.image (Naisjob and similar kinds). It writes each object's line into
-// the hash as it goes instead of building the whole form in memory.
-func digest(objs []*unstructured.Unstructured) (string, []string, error) {
+// the objects reference: those of containers anywhere in them, and spec.image (Naisjob and
+// similar kinds). known holds the canonical form of some objects already, and images the
+// images in those; the others are written (and their images found) here. Each object's line
+// goes into the hash as it is written instead of the whole form being built in memory.
+func digest(objs []*unstructured.Unstructured, known map[*unstructured.Unstructured][]byte, images map[string]bool) (string, []string, error) {
 	h := sha256.New()
 	var b bytes.Buffer
-	b.Grow(2 * flushSize)
-	e := jsonWriter{images: map[string]bool{}, entries: make([]mapEntry, 0, 64), hash: h}
+	if images == nil {
+		images = map[string]bool{}
+	}
+	e := jsonWriter{images: images, hash: h}
 	for _, o := range objs {
-		if err := e.value(&b, o.Object); err != nil {
+		if line, ok := known[o]; ok {
+			h.Write(line)
+		} else if err := e.value(&b, o.Object); err != nil {
 			return "", nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
 		}
 		b.WriteByte('\n')
 		h.Write(b.Bytes())
 		b.Reset()
 		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok && img != "" {
-			e.images[img] = true
+			images[img] = true
 		}
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), sortedKeys(e.images), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), sortedKeys(images), nil
 }
 
 func appendJSON(b *bytes.Buffer, v any) error {
@@ -86,12 +91,13 @@ type mapEntry struct {
 	v any
 }
 
-func (e *jsonWriter) addImages(containers any) {
+// addImages adds the images of a list of containers to images.
+func addImages(images map[string]bool, containers any) {
 	list, _ := containers.([]any)
 	for _, c := range list {
 		if cm, ok := c.(map[string]any); ok {
 			if img, ok := cm["image"].(string); ok && img != "" {
-				e.images[img] = true
+				images[img] = true
 			}
 		}
 	}
@@ -145,7 +151,7 @@ func (e *jsonWriter) value(b *bytes.Buffer, v any) error {
 			writeJSONString(b, k)
 			b.WriteByte(':')
 			if e.images != nil && (k == "containers" || k == "initContainers") {
-				e.addImages(x)
+				addImages(e.images, x)
 			}
 			if err := e.value(b, x); err != nil {
 				return err

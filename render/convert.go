@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -27,8 +28,44 @@ import (
 // decoding the JSON (TestToUnstructuredMatchesConverter holds it to that), without the bytes
 // in between, which matters because every render converts every generated object.
 func toUnstructured(o any) (*unstructured.Unstructured, error) {
+	return convert(o, nil)
+}
+
+// canonicalOut collects what convert writes beside the maps: the object's canonical form (see
+// Canonical) and the images of the containers in it, so that the digest need not walk the maps
+// again.
+type canonicalOut struct {
+	b      bytes.Buffer
+	images map[string]bool
+	w      jsonWriter // for maps and values from encoding/json, whose keys need sorting
+}
+
+// write writes x, a value built by converting, as the digest would.
+func (c *canonicalOut) write(x any) error {
+	c.w.images = c.images
+	return c.w.value(&c.b, x)
+}
+
+// convert is toUnstructured that, when c is not nil, also writes the object's canonical form to
+// c.b and adds its images to c.images. The fields of a struct are listed sorted by name, so the
+// canonical form comes out in the order it wants.
+func convert(o any, c *canonicalOut) (*unstructured.Unstructured, error) {
 	v := reflect.ValueOf(o)
-	x, err := encoderFor(v.Type())(v)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%T is not a pointer to a struct", o)
+	}
+	var x any
+	var err error
+	if fields, ok := rootFields(v.Type().Elem()); ok {
+		x, err = encodeStruct(v.Elem(), fields, c, "status")
+	} else if x, err = jsonEncode(v, nil); err == nil {
+		if m, ok := x.(map[string]any); ok {
+			delete(m, "status")
+			if c != nil {
+				err = c.write(m)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -36,13 +73,40 @@ func toUnstructured(o any) (*unstructured.Unstructured, error) {
 	if !ok {
 		return nil, fmt.Errorf("%T did not encode to a JSON object", o)
 	}
-	delete(m, "status")
 	return &unstructured.Unstructured{Object: m}, nil
 }
 
+// rootCache memoizes rootFields.
+var rootCache sync.Map // reflect.Type → []encodedField, nil when convert should use encoding/json
+
+// rootFields returns the fields of struct type t, for convert.
+func rootFields(t reflect.Type) ([]encodedField, bool) {
+	if f, ok := rootCache.Load(t); ok {
+		return f.([]encodedField), f.([]encodedField) != nil
+	}
+	var fields []encodedField
+	if !implements(t, marshalerType) && !implements(t, textMarshalerType) {
+		fields, _ = structFields(t, nil)
+	}
+	rootCache.Store(t, fields)
+	return fields, fields != nil
+}
+
 // encoder turns a value of one type into its unstructured form: map[string]any, []any,
-// string, int64, float64, bool or nil.
-type encoder func(v reflect.Value) (any, error)
+// string, int64, float64, bool or nil. When c is not nil it also writes the value's canonical
+// form to c.b (and adds the images it meets to c.images).
+type encoder func(v reflect.Value, c *canonicalOut) (any, error)
+
+// scalar makes an encoder of f, which gives a value that is neither a map nor a list.
+func scalar(f func(v reflect.Value) (any, error)) encoder {
+	return func(v reflect.Value, c *canonicalOut) (any, error) {
+		x, err := f(v)
+		if err == nil && c != nil {
+			err = appendJSON(&c.b, x)
+		}
+		return x, err
+	}
+}
 
 // encoders memoizes an encoder per type; there is one per Go type a render meets, so it stays
 // small.
@@ -59,9 +123,9 @@ func encoderFor(t reflect.Type) encoder {
 		f  encoder
 	)
 	wg.Add(1)
-	e, loaded := encoders.LoadOrStore(t, encoder(func(v reflect.Value) (any, error) {
+	e, loaded := encoders.LoadOrStore(t, encoder(func(v reflect.Value, c *canonicalOut) (any, error) {
 		wg.Wait()
-		return f(v)
+		return f(v, c)
 	}))
 	if loaded {
 		return e.(encoder)
@@ -82,7 +146,7 @@ var (
 func newEncoder(t reflect.Type) encoder {
 	switch t {
 	case quantityType:
-		return func(v reflect.Value) (any, error) {
+		return scalar(func(v reflect.Value) (any, error) {
 			var q resource.Quantity // a copy: String caches its result in q
 			if v.CanAddr() {
 				q = *v.Addr().Interface().(*resource.Quantity)
@@ -90,34 +154,34 @@ func newEncoder(t reflect.Type) encoder {
 				q = v.Interface().(resource.Quantity)
 			}
 			return q.String(), nil
-		}
+		})
 	case intOrStrType:
-		return func(v reflect.Value) (any, error) {
+		return func(v reflect.Value, c *canonicalOut) (any, error) {
 			switch x := v.Interface().(intstr.IntOrString); x.Type {
 			case intstr.Int:
-				return int64(x.IntVal), nil
+				return scalarValueOf(int64(x.IntVal), c)
 			case intstr.String:
-				return validUTF8(x.StrVal), nil
+				return scalarValueOf(validUTF8(x.StrVal), c)
 			}
-			return jsonEncode(v)
+			return jsonEncode(v, c)
 		}
 	case timeType:
-		return func(v reflect.Value) (any, error) {
+		return func(v reflect.Value, c *canonicalOut) (any, error) {
 			if v.IsZero() {
-				return nil, nil // what Time's MarshalJSON writes for the zero time
+				return scalarValueOf(nil, c) // what Time's MarshalJSON writes for the zero time
 			}
-			return jsonEncode(v)
+			return jsonEncode(v, c)
 		}
 	}
 	if t.Kind() == reflect.Pointer {
 		// Before the check for marshalers: a pointer has its target's methods, and encoding/json
 		// writes a nil one as null and a non-nil one as its target.
 		elem := encoderFor(t.Elem())
-		return func(v reflect.Value) (any, error) {
+		return func(v reflect.Value, c *canonicalOut) (any, error) {
 			if v.IsNil() {
-				return nil, nil
+				return scalarValueOf(nil, c)
 			}
-			return elem(v.Elem())
+			return elem(v.Elem(), c)
 		}
 	}
 	if implements(t, marshalerType) || implements(t, textMarshalerType) {
@@ -125,34 +189,43 @@ func newEncoder(t reflect.Type) encoder {
 	}
 	switch t.Kind() {
 	case reflect.Bool:
-		return func(v reflect.Value) (any, error) { return v.Bool(), nil }
+		return scalar(func(v reflect.Value) (any, error) { return v.Bool(), nil })
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return func(v reflect.Value) (any, error) { return v.Int(), nil }
+		return scalar(func(v reflect.Value) (any, error) { return v.Int(), nil })
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return func(v reflect.Value) (any, error) {
+		return func(v reflect.Value, c *canonicalOut) (any, error) {
 			if u := v.Uint(); u <= math.MaxInt64 {
-				return int64(u), nil
+				return scalarValueOf(int64(u), c)
 			}
-			return jsonEncode(v)
+			return jsonEncode(v, c)
 		}
 	case reflect.String:
-		return func(v reflect.Value) (any, error) { return validUTF8(v.String()), nil }
+		return scalar(func(v reflect.Value) (any, error) { return validUTF8(v.String()), nil })
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return jsonEncode // base64
 		}
 		elem := encoderFor(t.Elem())
-		return func(v reflect.Value) (any, error) {
+		return func(v reflect.Value, c *canonicalOut) (any, error) {
 			if v.IsNil() {
-				return nil, nil
+				return scalarValueOf(nil, c)
+			}
+			if c != nil {
+				c.b.WriteByte('[')
 			}
 			out := make([]any, v.Len())
 			for i := range out {
-				x, err := elem(v.Index(i))
+				if c != nil && i > 0 {
+					c.b.WriteByte(',')
+				}
+				x, err := elem(v.Index(i), c)
 				if err != nil {
 					return nil, err
 				}
 				out[i] = x
+			}
+			if c != nil {
+				c.b.WriteByte(']')
 			}
 			return out, nil
 		}
@@ -161,9 +234,9 @@ func newEncoder(t reflect.Type) encoder {
 			return jsonEncode
 		}
 		elem := encoderFor(t.Elem())
-		return func(v reflect.Value) (any, error) {
+		return func(v reflect.Value, c *canonicalOut) (any, error) {
 			if v.IsNil() {
-				return nil, nil
+				return scalarValueOf(nil, c)
 			}
 			out := make(map[string]any, v.Len())
 			// One key and one value reused for every entry: MapRange's Key and Value would
@@ -172,11 +245,16 @@ func newEncoder(t reflect.Type) encoder {
 			for it := v.MapRange(); it.Next(); {
 				k.SetIterKey(it)
 				e.SetIterValue(it)
-				x, err := elem(e)
+				x, err := elem(e, nil)
 				if err != nil {
 					return nil, err
 				}
 				out[validUTF8(k.String())] = x
+			}
+			if c != nil {
+				if err := c.write(out); err != nil { // the keys need sorting
+					return nil, err
+				}
 			}
 			return out, nil
 		}
@@ -185,29 +263,84 @@ func newEncoder(t reflect.Type) encoder {
 		if !ok {
 			return jsonEncode
 		}
-		return func(v reflect.Value) (any, error) {
-			out := map[string]any{}
-			for i := range fields {
-				f := &fields[i]
-				fv := v.FieldByIndex(f.index)
-				if f.omitEmpty && isEmptyValue(fv) || f.omitZero && f.isZero(fv) {
-					continue
-				}
-				x, err := f.enc(fv)
-				if err != nil {
-					return nil, err
-				}
-				if x == nil && f.name == "creationTimestamp" {
-					continue // the API server sets it
-				}
-				out[f.name] = x
-			}
-			return out, nil
+		return func(v reflect.Value, c *canonicalOut) (any, error) {
+			return encodeStruct(v, fields, c, "")
 		}
 	}
 	// Floats (whose JSON form may read back as an integer), arrays, interfaces and whatever
 	// else encoding/json knows how to write.
 	return jsonEncode
+}
+
+// encodeStruct converts struct v by its fields (see structFields), leaving out the one named
+// skip.
+func encodeStruct(v reflect.Value, fields []encodedField, c *canonicalOut, skip string) (any, error) {
+	out := map[string]any{}
+	if c != nil {
+		c.b.WriteByte('{')
+	}
+	for i := range fields {
+		f := &fields[i]
+		if f.name == skip {
+			continue
+		}
+		fv := v.FieldByIndex(f.index)
+		if f.omitEmpty && isEmptyValue(fv) || f.omitZero && f.isZero(fv) {
+			continue
+		}
+		if f.name == "creationTimestamp" {
+			// The API server sets it: left out when it is null.
+			x, err := f.enc(fv, nil)
+			if err != nil {
+				return nil, err
+			}
+			if x == nil {
+				continue
+			}
+			if c != nil {
+				c.key(f.name, len(out) == 0)
+				if err := appendJSON(&c.b, x); err != nil {
+					return nil, err
+				}
+			}
+			out[f.name] = x
+			continue
+		}
+		if c != nil {
+			c.key(f.name, len(out) == 0)
+		}
+		x, err := f.enc(fv, c)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil && (f.name == "containers" || f.name == "initContainers") {
+			addImages(c.images, x)
+		}
+		out[f.name] = x
+	}
+	if c != nil {
+		c.b.WriteByte('}')
+	}
+	return out, nil
+}
+
+// key writes a map key and its colon, after a comma unless it is the first.
+func (c *canonicalOut) key(name string, first bool) {
+	if !first {
+		c.b.WriteByte(',')
+	}
+	writeJSONString(&c.b, name)
+	c.b.WriteByte(':')
+}
+
+// scalarValueOf returns x, writing it to c when c is not nil.
+func scalarValueOf(x any, c *canonicalOut) (any, error) {
+	if c != nil {
+		if err := appendJSON(&c.b, x); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
 }
 
 func implements(t, iface reflect.Type) bool {
@@ -274,11 +407,11 @@ func structFields(t reflect.Type, prefix []int) ([]encodedField, bool) {
 		fields = append(fields, encodedField{name: name, index: index, omitEmpty: omitEmpty, omitZero: omitZero,
 			isZero: zeroCheck(sf.Type), enc: encoderFor(sf.Type)})
 	}
-	for i, f := range fields {
-		for _, g := range fields[:i] {
-			if f.name == g.name {
-				return nil, false
-			}
+	// Sorted by name: the maps do not care, and the canonical form wants its keys sorted.
+	slices.SortFunc(fields, func(a, b encodedField) int { return strings.Compare(a.name, b.name) })
+	for i := 1; i < len(fields); i++ {
+		if fields[i].name == fields[i-1].name {
+			return nil, false
 		}
 	}
 	return fields, true
@@ -346,7 +479,7 @@ func validUTF8(s string) string {
 }
 
 // jsonEncode converts v by encoding it with encoding/json and reading the JSON back.
-func jsonEncode(v reflect.Value) (any, error) {
+func jsonEncode(v reflect.Value, c *canonicalOut) (any, error) {
 	x := v.Interface()
 	if v.CanAddr() {
 		x = v.Addr().Interface() // so that methods on the pointer are found, as when encoding the whole object
@@ -361,6 +494,11 @@ func jsonEncode(v reflect.Value) (any, error) {
 		return nil, err
 	}
 	dropNullTimestamps(out)
+	if c != nil {
+		if err := c.write(out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

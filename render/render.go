@@ -91,6 +91,10 @@ type renderer struct {
 	strict bool
 	res    *Result
 	errs   Errors
+	// canon holds the canonical form of the objects generated from the Application, written
+	// while they were converted, and images the images in them, for the digest.
+	canon  map[*unstructured.Unstructured][]byte
+	images map[string]bool
 }
 
 func (r *renderer) addErr(err error) {
@@ -361,13 +365,27 @@ func (r *renderer) application(d *sourceDoc, vars map[string]any) []*unstructure
 	r.warn(g.warns...)
 	r.errs = append(r.errs, g.errs...)
 	out := make([]*unstructured.Unstructured, 0, len(objs))
+	if r.canon == nil {
+		r.canon, r.images = map[*unstructured.Unstructured][]byte{}, map[string]bool{}
+	}
+	c := canonicalOut{images: r.images}
+	c.b.Grow(8 << 10)                  // enough for a typical app's objects in one go
+	lines := make([]int, 0, len(objs)) // where each object's canonical form ends in c.b
 	for _, o := range objs {
-		u, err := toUnstructured(o)
+		start := c.b.Len()
+		u, err := convert(o, &c)
 		if err != nil {
+			c.b.Truncate(start)
 			r.addErr(fmt.Errorf("convert %T: %w", o, err))
 			continue
 		}
 		out = append(out, u)
+		lines = append(lines, c.b.Len())
+	}
+	start := 0
+	for i, u := range out {
+		r.canon[u] = c.b.Bytes()[start:lines[i]]
+		start = lines[i]
 	}
 	return out
 }
@@ -570,7 +588,7 @@ func (r *renderer) finish() (*Result, error) {
 		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
 		return res, r.errs
 	}
-	d, imgs, err := digest(res.Objects)
+	d, imgs, err := digest(res.Objects, r.canon, r.images)
 	if err != nil {
 		return res, fmt.Errorf("encode %s for %s: %w", res.App, res.Environment, err)
 	}
