@@ -284,7 +284,7 @@ func encodeStruct(v reflect.Value, fields []encodedField, c *canonicalOut, skip 
 		if f.name == skip {
 			continue
 		}
-		fv := v.FieldByIndex(f.index)
+		fv := f.field(v)
 		if f.omitEmpty && isEmptyValue(fv) || f.omitZero && f.isZero(fv) {
 			continue
 		}
@@ -415,6 +415,14 @@ func structFields(t reflect.Type, prefix []int) ([]encodedField, bool) {
 		}
 	}
 	return fields, true
+}
+
+// field returns f's value in v, a struct of the type f was listed for.
+func (f *encodedField) field(v reflect.Value) reflect.Value {
+	if len(f.index) == 1 {
+		return v.Field(f.index[0]) // cheaper than FieldByIndex, and most fields are not inlined
+	}
+	return v.FieldByIndex(f.index)
 }
 
 type isZeroer interface{ IsZero() bool }

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -276,28 +277,24 @@ func (g *generator) envVars(port int32) []corev1.EnvVar {
 		{Name: "PORT", Value: strconv.Itoa(int(port))},
 		{Name: "BIND_ADDRESS", Value: "0.0.0.0:" + strconv.Itoa(int(port))},
 	}
-	index := make(map[string]int, len(vars))
-	for i, v := range vars {
-		index[v.Name] = i
-	}
 	platform := len(vars)
 	for i, e := range g.app.Spec.Env {
-		p := []string{"spec", "env", strconv.Itoa(i), "name"}
+		p := func() []string { return []string{"spec", "env", strconv.Itoa(i), "name"} }
 		if e.Name == "" {
-			g.fail(p, "every env entry needs a name")
+			g.fail(p(), "every env entry needs a name")
 			continue
 		}
 		v := corev1.EnvVar{Name: e.Name, Value: e.Value, ValueFrom: e.ValueFrom}
-		if j, ok := index[e.Name]; ok {
+		// The names in vars are distinct, and few: a search is cheaper than an index.
+		if j := slices.IndexFunc(vars, func(v corev1.EnvVar) bool { return v.Name == e.Name }); j >= 0 {
 			if j < platform {
-				g.warnAt(p, Overridden, fmt.Sprintf("env %s replaces the platform's value", e.Name))
+				g.warnAt(p(), Overridden, fmt.Sprintf("env %s replaces the platform's value", e.Name))
 				vars[j] = v
 			} else {
-				g.fail(p, fmt.Sprintf("env %s is set twice; keep one", e.Name))
+				g.fail(p(), fmt.Sprintf("env %s is set twice; keep one", e.Name))
 			}
 			continue
 		}
-		index[e.Name] = len(vars)
 		vars = append(vars, v)
 	}
 	return vars
