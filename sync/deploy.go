@@ -265,7 +265,7 @@ func (d *Deployer) apply(ctx context.Context, cluster *Cluster, id int64, t Targ
 	}
 
 	applyStart := d.now()
-	cs, err := cluster.manager.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions())
+	cs, err := cluster.apply(ctx, objs)
 	d.Metrics.observeStep("apply", d.now().Sub(applyStart))
 	if cs != nil {
 		if rerr := d.Store.RecordObjects(ctx, id, changeSetObjects(cs)); rerr != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	gosync "sync"
 	"sync/atomic"
@@ -150,6 +151,45 @@ func (c *liveCache) inSync(ctx context.Context, o *unstructured.Unstructured, de
 	}
 	m, ok := item.(*cachedObject)
 	return ok && m.fingerprint == v.fingerprint
+}
+
+// absent returns the objects among objs that the watch shows do not exist. Objects it cannot
+// tell about (the watch refused or not synced in time) are not in the result.
+func (c *liveCache) absent(ctx context.Context, objs []*unstructured.Unstructured) map[*unstructured.Unstructured]bool {
+	// Start every watch needed before waiting for any, so that they list at once.
+	type kindNS struct {
+		gvk schema.GroupVersionKind
+		ns  string
+	}
+	var need []kindNS
+	for _, o := range objs {
+		if k := (kindNS{o.GroupVersionKind(), o.GetNamespace()}); !slices.Contains(need, k) {
+			need = append(need, k)
+		}
+	}
+	infs := map[kindNS]*informer{}
+	var wg gosync.WaitGroup
+	var mu gosync.Mutex
+	for _, k := range need {
+		wg.Go(func() {
+			inf := c.informer(ctx, k.gvk, k.ns)
+			mu.Lock()
+			infs[k] = inf
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	out := map[*unstructured.Unstructured]bool{}
+	for _, o := range objs {
+		inf := infs[kindNS{o.GroupVersionKind(), o.GetNamespace()}]
+		if inf == nil {
+			continue
+		}
+		if _, exists, err := inf.GetStore().GetByKey(o.GetNamespace() + "/" + o.GetName()); err == nil && !exists {
+			out[o] = true
+		}
+	}
+	return out
 }
 
 // informer returns the synced metadata informer of gvk's objects in namespace; nil when it

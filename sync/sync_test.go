@@ -548,3 +548,30 @@ func TestNewRevisionSupersedesStuckRollout(t *testing.T) {
 		t.Errorf("the stuck rollout held on for %s", old.FinishedAt.Sub(old.StartedAt))
 	}
 }
+
+// TestExistingObjectIsConfiguredNotCreated: an object that exists without flyt's labels (made
+// by hand before the app moved to flyt) is invisible to flyt's watch, so flyt applies it
+// as new; the history must still say it was configured, and flyt's values win.
+func TestExistingObjectIsConfiguredNotCreated(t *testing.T) {
+	h := newHarness(t)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: h.devNS, Name: "adopted"}, Data: map[string]string{"a": "by hand"}}
+	if err := plane.Client().Create(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+	sha := h.push(map[string]string{".nais/app.yaml": app("adopter", "registry.example/adopter:1") + "---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: adopted\ndata:\n  a: b\n"}, "adopt")
+	d := h.waitDeploy("adopter", "dev", sha)
+	if d.State != history.StateSuccess {
+		t.Fatalf("deploy %s: %s", d.State, d.Message)
+	}
+	acts := objectActions(d)
+	if acts["ConfigMap/adopted"] != history.ActionConfigured || acts["Deployment/adopter"] != history.ActionCreated {
+		t.Errorf("actions = %v, want the existing ConfigMap configured and the Deployment created", acts)
+	}
+	if err := plane.Client().Get(t.Context(), client.ObjectKeyFromObject(cm), cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["a"] != "b" || cm.Labels[LabelApp] != "adopter" {
+		t.Errorf("ConfigMap after the deploy: data %v, labels %v", cm.Data, cm.Labels)
+	}
+}
