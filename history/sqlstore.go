@@ -34,6 +34,10 @@ type dialect struct {
 	nextDeployIDs string
 	// copyImport makes Import use PostgreSQL's COPY, several times faster than INSERTs.
 	copyImport bool
+	// lateral makes At pick each (app, environment)'s success with a LATERAL join that reads
+	// the row from the success index's match, which suits PostgreSQL better than SQLite's
+	// shape (the catalog, then a covering probe, then the row by ID).
+	lateral bool
 }
 
 var sqliteDialect = dialect{
@@ -49,6 +53,7 @@ var postgresDialect = dialect{
 	migrateLock:   `SELECT pg_advisory_xact_lock(7346000)`,
 	nextDeployIDs: `SELECT nextval(pg_get_serial_sequence('deploys', 'id')) FROM generate_series(1, ?)`,
 	copyImport:    true,
+	lateral:       true,
 }
 
 // rebind rewrites ? placeholders for the dialect. The queries in this package contain no
@@ -798,7 +803,18 @@ func (s *sqlStore) At(ctx context.Context, env string, t time.Time) ([]Deploy, e
 	(SELECT x.id FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success' AND x.finished_at <= ?
 	 ORDER BY x.finished_at DESC, x.id DESC LIMIT 1) END
 WHERE ae.environment = ? ORDER BY ae.app`
-	ds, err := s.queryDeploys(ctx, q, t.UnixMicro(), t.UnixMicro(), env)
+	args := []any{t.UnixMicro(), t.UnixMicro(), env}
+	if s.d.lateral {
+		// On PostgreSQL the shape above costs a primary-key probe per pair after the success
+		// probe; reading the row from the success index's match saves it, and the catalog
+		// shortcut saves little when the heap fetch is needed anyway.
+		q = `SELECT ` + deployCols + ` FROM app_environments ae CROSS JOIN LATERAL
+	(SELECT x.* FROM deploys x WHERE x.app = ae.app AND x.environment = ae.environment AND x.state = 'success'
+	 AND x.finished_at <= ? ORDER BY x.finished_at DESC, x.id DESC LIMIT 1) d
+WHERE ae.environment = ? ORDER BY ae.app`
+		args = []any{t.UnixMicro(), env}
+	}
+	ds, err := s.queryDeploys(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("deploys in %s at %s: %w", env, t.Format(time.RFC3339), err)
 	}
