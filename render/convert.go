@@ -40,6 +40,20 @@ type canonicalOut struct {
 	w      jsonWriter // for maps and values from encoding/json, whose keys need sorting
 }
 
+// stringMap converts m, writing it to c when c is not nil.
+func (c *canonicalOut) stringMap(m map[string]string) (any, error) {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[validUTF8(k)] = validUTF8(v)
+	}
+	if c != nil {
+		if err := c.write(out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // write writes x, a value built by converting, as the digest would.
 func (c *canonicalOut) write(x any) error {
 	c.w.images = c.images
@@ -141,6 +155,7 @@ var (
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 	quantityType      = reflect.TypeFor[resource.Quantity]()
 	timeType          = reflect.TypeFor[metav1.Time]()
+	stringMapType     = reflect.TypeFor[map[string]string]()
 )
 
 func newEncoder(t reflect.Type) encoder {
@@ -157,7 +172,13 @@ func newEncoder(t reflect.Type) encoder {
 		})
 	case intOrStrType:
 		return func(v reflect.Value, c *canonicalOut) (any, error) {
-			switch x := v.Interface().(intstr.IntOrString); x.Type {
+			var x intstr.IntOrString
+			if v.CanAddr() {
+				x = *v.Addr().Interface().(*intstr.IntOrString) // no copy on the heap, unlike Interface
+			} else {
+				x = v.Interface().(intstr.IntOrString)
+			}
+			switch x.Type {
 			case intstr.Int:
 				return scalarValueOf(int64(x.IntVal), c)
 			case intstr.String:
@@ -237,6 +258,10 @@ func newEncoder(t reflect.Type) encoder {
 		return func(v reflect.Value, c *canonicalOut) (any, error) {
 			if v.IsNil() {
 				return scalarValueOf(nil, c)
+			}
+			if t == stringMapType {
+				// Labels and selectors: the common case, read without reflection.
+				return c.stringMap(v.Interface().(map[string]string))
 			}
 			out := make(map[string]any, v.Len())
 			// One key and one value reused for every entry: MapRange's Key and Value would

@@ -526,6 +526,18 @@ func decodeValue(x any, v reflect.Value) bool {
 		if !ok || t.Key().Kind() != reflect.String || reflect.PointerTo(t.Key()).Implements(textUnmarshalerType) {
 			return false
 		}
+		if t == stringMapType { // labels and annotations, without reflection
+			out := make(map[string]string, len(m))
+			for k, e := range m {
+				s, ok := e.(string)
+				if !ok && e != nil {
+					return false
+				}
+				out[validUTF8(k)] = validUTF8(s)
+			}
+			v.Set(reflect.ValueOf(out))
+			return true
+		}
 		out := reflect.MakeMapWithSize(t, len(m))
 		for k, e := range m {
 			ev := reflect.New(t.Elem()).Elem()
