@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	gosync "sync"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/utils"
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,7 +18,8 @@ import (
 // apply applies objs server-side and returns what it did to each.
 //
 // Objects the cluster's watch shows do not exist yet are created with one apply request each,
-// in ssa's kind order (ServiceAccounts and config before workloads). Everything else goes
+// all at once, but workloads only after the rest (their pods need the ServiceAccount and
+// config). Everything else goes
 // through ssa's ApplyAllStaged, which reads each object, dry-runs the apply to see whether it
 // would change anything, and writes only what would change: three requests for a changed
 // object, two for an unchanged one. For a new app, whose objects are all new, those two
@@ -29,24 +32,30 @@ import (
 func (c *Cluster) apply(ctx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
 	sort.Sort(ssa.SortableUnstructureds(objs))
 	absent := c.live.absent(ctx, objs)
-	cs := ssa.NewChangeSet()
-	var rest []*unstructured.Unstructured
+	var rest, first, workloads []*unstructured.Unstructured
 	for _, o := range objs {
-		if !absent[o] {
+		switch {
+		case !absent[o]:
 			rest = append(rest, o)
-			continue
+		case isWorkload(o):
+			workloads = append(workloads, o)
+		default:
+			first = append(first, o)
 		}
-		u := o.DeepCopy()
-		//lint:ignore SA1019 client.Apply with an unstructured object is how ssa applies too.
-		if err := c.client.Patch(ctx, u, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
-			return cs, fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
+	}
+	entries := map[*unstructured.Unstructured]ssa.ChangeSetEntry{}
+	err := c.create(ctx, first, entries)
+	if err == nil {
+		err = c.create(ctx, workloads, entries)
+	}
+	cs := ssa.NewChangeSet()
+	for _, o := range objs {
+		if e, ok := entries[o]; ok {
+			cs.Add(e)
 		}
-		action := ssa.ConfiguredAction
-		if createdBy(u) {
-			action = ssa.CreatedAction
-		}
-		cs.Add(ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version,
-			Subject: utils.FmtUnstructured(o), Action: action})
+	}
+	if err != nil {
+		return cs, err
 	}
 	if len(rest) == 0 {
 		return cs, nil
@@ -56,6 +65,43 @@ func (c *Cluster) apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		cs.Append(staged.Entries)
 	}
 	return cs, err
+}
+
+// create applies objs, which the watch shows absent, all at once, and adds what it did to
+// entries.
+func (c *Cluster) create(ctx context.Context, objs []*unstructured.Unstructured, entries map[*unstructured.Unstructured]ssa.ChangeSetEntry) error {
+	var mu gosync.Mutex
+	var g errgroup.Group
+	g.SetLimit(8)
+	for _, o := range objs {
+		g.Go(func() error {
+			u := o.DeepCopy()
+			//lint:ignore SA1019 client.Apply with an unstructured object is how ssa applies too.
+			if err := c.client.Patch(ctx, u, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				return fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
+			}
+			action := ssa.ConfiguredAction
+			if createdBy(u) {
+				action = ssa.CreatedAction
+			}
+			mu.Lock()
+			entries[o] = ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version,
+				Subject: utils.FmtUnstructured(o), Action: action}
+			mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// isWorkload reports whether o runs pods, which need the service account, config and
+// secrets beside them to exist first.
+func isWorkload(o *unstructured.Unstructured) bool {
+	switch gvk := o.GroupVersionKind(); gvk.Group + "/" + gvk.Kind {
+	case "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "batch/Job", "batch/CronJob", "/Pod":
+		return true
+	}
+	return false
 }
 
 // createdBy reports whether u, as an apply returned it, was created by that apply: flyt's
