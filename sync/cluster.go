@@ -77,7 +77,12 @@ func newCluster(environment, name string, cfg *rest.Config, httpClient *http.Cli
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build metadata client: %w", name, err)
 	}
-	typed, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+	// The Deployment watch of the readiness wait speaks protobuf: its events (every status
+	// change of every rollout) are most of what flyt decodes during a big sync.
+	pcfg := rest.CopyConfig(cfg)
+	pcfg.ContentType = runtime.ContentTypeProtobuf
+	pcfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	typed, err := kubernetes.NewForConfigAndClient(pcfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build clientset: %w", name, err)
 	}

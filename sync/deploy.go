@@ -60,8 +60,8 @@ type Deployer struct {
 	Metrics *Metrics
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// PollInterval is how often readiness is checked while waiting. Default 500ms: a new
-	// Deployment is never ready at the first check, and each check is one GET per object.
+	// PollInterval is how often readiness is checked while waiting. Default 500ms: a check
+	// reads the cluster's watch, and the API server only on polls 1, 2, 4, 8, … (see wait).
 	PollInterval time.Duration
 	// OnDeploy, when set, is told about each state change of each deploy. It must not block.
 	OnDeploy func(history.Deploy)

@@ -73,6 +73,16 @@ func TestCommitDeploysChangesAndPrunes(t *testing.T) {
 	if dep.Annotations[AnnotationDeploy] == "" {
 		t.Errorf("annotation %s missing", AnnotationDeploy)
 	}
+	// The readiness wait follows Deployments through flyt's watch; it must serve this one.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		w, ok := h.cluster.live.deployment(t.Context(), h.devNS, "hello")
+		if ok && w.Generation == dep.Generation && w.Status.AvailableReplicas >= 1 && w.Spec.Template.Spec.Containers == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Deployment watch has %v (found %v), want the available Deployment without its pod template", w, ok)
+		}
+	}
 
 	// A change and a removed resource: configured, then pruned.
 	sha2 := h.push(map[string]string{".nais/app.yaml": app("hello", "registry.example/hello:{{shortCommit}}")}, "drop the config map")
