@@ -72,6 +72,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.ConfigFile, followConfig = file, follow
 	}
 	s := &server{opts: opts, log: log, clusters: map[string]*clusterEntry{}}
+	defer s.closeClusters()
 
 	watcher, err := environments.NewWatcher(opts.ConfigFile, s.configChanged, log)
 	if err != nil {
@@ -352,6 +353,16 @@ func (s *server) cluster(env string) (*flytsync.Cluster, error) {
 	}
 	s.clusters[env] = &clusterEntry{key: key, cluster: c}
 	return c, nil
+}
+
+// closeClusters stops the clusters' watches when flyt stops: an API server shutting down waits
+// for its open watches.
+func (s *server) closeClusters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clusters {
+		c.cluster.Close()
+	}
 }
 
 // teamCluster returns the connection a team's deploys use: the environment's, or, when the team
