@@ -104,11 +104,12 @@ type Controller struct {
 	mu       gosync.Mutex
 	pending  map[Key]*request
 	held     map[Key]Held
-	apps     map[string]*appInfo // by app name
-	repoApps map[string][]string // by repository URL: the apps of its last good load
-	frozen   map[string]string   // environment → reason
-	pushes   map[string]string   // repository URL → who pushed, until its change is seen
-	inflight map[Key]*inflight   // rollouts waiting for readiness
+	apps     map[string]*appInfo   // by app name
+	repoApps map[string][]string   // by repository URL: the apps of its last good load
+	frozen   map[string]string     // environment → reason
+	pushes   map[string]string     // repository URL → who pushed, until its change is seen
+	inflight map[Key]*inflight     // rollouts waiting for readiness
+	loaded   map[string]loadedRepo // by repository URL: its newest load
 }
 
 // inflight is a deploy that has applied its objects and waits for readiness. A newer deploy
@@ -148,6 +149,7 @@ func NewController(opts Options) *Controller {
 		frozen:   map[string]string{},
 		pushes:   map[string]string{},
 		inflight: map[Key]*inflight{},
+		loaded:   map[string]loadedRepo{},
 	}
 }
 
@@ -723,18 +725,46 @@ func (c *Controller) render(ctx context.Context, app *appInfo, team *environment
 	if commit == app.head.Commit {
 		rev.Branch = app.head.Branch
 	}
-	fsys, err := c.opts.Cache.Checkout(ctx, app.repo, commit)
-	if err != nil {
-		return rev, nil, &deployError{history.StateError, "fetch", err}
-	}
-	p := c.opts.Platform()
-	repo, err := render.LoadRepo(fsys, ".", envNames(p)...)
+	repo, err := c.loadRepo(ctx, app.repo, commit)
 	if err != nil {
 		return rev, nil, err
 	}
 	renv := render.NewEnvironment(env, team)
 	res, err := render.Render(repo, name, &renv, render.Vars{Commit: commit, Branch: rev.Branch, Repo: app.repo.URL})
 	return rev, res, err
+}
+
+// loadedRepo is a repository loaded at one commit for one set of environment names.
+type loadedRepo struct {
+	commit, envs string
+	repo         *render.Repo
+}
+
+// loadRepo reads and parses a repository at commit, once per commit: every app of the
+// repository in every environment renders from the same load (render.Repo is immutable and
+// safe to share), so a resync of a repository with twenty apps parses it once, not forty
+// times. One load per repository is kept, the newest asked for.
+func (c *Controller) loadRepo(ctx context.Context, r environments.Repository, commit string) (*render.Repo, error) {
+	names := envNames(c.opts.Platform())
+	envs := strings.Join(names, ",")
+	c.mu.Lock()
+	l, ok := c.loaded[r.URL]
+	c.mu.Unlock()
+	if ok && l.commit == commit && l.envs == envs {
+		return l.repo, nil
+	}
+	fsys, err := c.opts.Cache.Checkout(ctx, r, commit)
+	if err != nil {
+		return nil, &deployError{history.StateError, "fetch", err}
+	}
+	repo, err := render.LoadRepo(fsys, ".", names...)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.loaded[r.URL] = loadedRepo{commit: commit, envs: envs, repo: repo}
+	c.mu.Unlock()
+	return repo, nil
 }
 
 // queueDownstream queues an automatic promotion check in every environment promoted from k's
