@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -330,28 +331,38 @@ func (s *server) cluster(env string) (*flytsync.Cluster, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: %q", flytsync.ErrUnknownEnvironment, env)
 	}
-	key := fmt.Sprintf("%s|%s|%v|%s", e.Cluster.Kubeconfig, e.Cluster.Context, e.Cluster.InCluster, e.Cluster.Name)
+	return s.connect(env, e, "", nil)
+}
+
+// connect returns the connection cached as id, built for environment e (its config passed
+// through wrap, when set) on first use and rebuilt, closing the old one's watches, when e's
+// cluster settings or extra change.
+func (s *server) connect(id string, e *environments.Environment, extra string, wrap func(*rest.Config) *rest.Config) (*flytsync.Cluster, error) {
+	key := fmt.Sprintf("%s|%s|%v|%s|%s", e.Cluster.Kubeconfig, e.Cluster.Context, e.Cluster.InCluster, e.Cluster.Name, extra)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.clusters[env]; ok && c.key == key {
+	if c, ok := s.clusters[id]; ok && c.key == key {
 		return c.cluster, nil
 	}
 	cfg, err := e.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
+	if wrap != nil {
+		cfg = wrap(cfg)
+	}
 	name := e.Cluster.Name
 	if name == "" {
 		name = e.Name
 	}
-	c, err := flytsync.NewCluster(env, name, cfg)
+	c, err := flytsync.NewCluster(e.Name, name, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if old, ok := s.clusters[env]; ok {
+	if old, ok := s.clusters[id]; ok {
 		old.cluster.Close() // its watches; deploys holding it finish with its client
 	}
-	s.clusters[env] = &clusterEntry{key: key, cluster: c}
+	s.clusters[id] = &clusterEntry{key: key, cluster: c}
 	return c, nil
 }
 
@@ -377,30 +388,9 @@ func (s *server) teamCluster(env string, team *environments.Team) (*flytsync.Clu
 		return nil, fmt.Errorf("%w: %q", flytsync.ErrUnknownEnvironment, env)
 	}
 	ns := e.TeamNamespace(team)
-	key := fmt.Sprintf("%s|%s|%v|%s|%s|%s", e.Cluster.Kubeconfig, e.Cluster.Context, e.Cluster.InCluster, e.Cluster.Name, ns, team.ServiceAccount)
-	id := env + "/" + team.Name
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.clusters[id]; ok && c.key == key {
-		return c.cluster, nil
-	}
-	cfg, err := e.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	name := e.Cluster.Name
-	if name == "" {
-		name = e.Name
-	}
-	c, err := flytsync.NewCluster(env, name, environments.ImpersonateTeam(cfg, ns, team.ServiceAccount))
-	if err != nil {
-		return nil, err
-	}
-	if old, ok := s.clusters[id]; ok {
-		old.cluster.Close()
-	}
-	s.clusters[id] = &clusterEntry{key: key, cluster: c}
-	return c, nil
+	return s.connect(env+"/"+team.Name, e, ns+"|"+team.ServiceAccount, func(cfg *rest.Config) *rest.Config {
+		return environments.ImpersonateTeam(cfg, ns, team.ServiceAccount)
+	})
 }
 
 // repositories lists every team repository of the current config, for the poller.
