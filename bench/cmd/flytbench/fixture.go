@@ -7,13 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing/fstest"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/internal/controlplane"
@@ -176,29 +174,6 @@ func (fx *fixture) createNamespaces(ctx context.Context, run string) error {
 		}
 	}
 	return nil
-}
-
-// deleteNamespaces deletes a run's namespaces and waits (up to limit) until they are gone, so
-// one run's pods do not burden the next.
-func (fx *fixture) deleteNamespaces(ctx context.Context, run string, limit time.Duration) {
-	nss := fx.namespaces(run)
-	for _, ns := range nss {
-		_ = fx.plane.Client().Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		left := 0
-		for _, ns := range nss {
-			if err := fx.plane.Client().Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{}); err == nil {
-				left++
-			}
-		}
-		if left == 0 {
-			return
-		}
-		time.Sleep(time.Second)
-	}
-	logf("namespaces of run %s still terminating after %s; going on", run, limit)
 }
 
 // render renders every app of the run for every environment with flyt's render package, as

@@ -22,6 +22,7 @@ type bench struct {
 	plane *controlplane.Plane
 	rep   *report
 	work  string
+	used  bool // a measured run has used plane
 }
 
 type report struct {
@@ -57,29 +58,36 @@ func (b *bench) all(ctx context.Context) error {
 	for i := 1; i <= b.c.Runs; i++ {
 		if !b.skip("kubectl") {
 			logf("run %d: kubectl apply --server-side", i)
+			if err := b.unused(ctx); err != nil {
+				return err
+			}
 			r, err := b.kubectlSync(ctx, i)
 			if err != nil {
 				return err
 			}
 			b.rep.Sync = append(b.rep.Sync, r)
 			logf("  applied %.1fs, available %.1fs", r.AppliedSeconds, r.AvailableSeconds)
-			b.fx.deleteNamespaces(ctx, fmt.Sprintf("k%d", i), 3*time.Minute)
 			save()
 		}
 		if !b.skip("direct") {
 			logf("run %d: direct server-side-apply client, %d workers", i, b.c.Workers)
+			if err := b.unused(ctx); err != nil {
+				return err
+			}
 			r, err := b.directSync(ctx, i)
 			if err != nil {
 				return err
 			}
 			b.rep.Sync = append(b.rep.Sync, r)
 			logf("  applied %.1fs, available %.1fs", r.AppliedSeconds, r.AvailableSeconds)
-			b.fx.deleteNamespaces(ctx, fmt.Sprintf("d%d", i), 3*time.Minute)
 			save()
 		}
 		if !b.skip("flyt") {
 			keep := i == b.c.Runs && !b.skip("push")
 			logf("run %d: flyt serve, %d workers", i, b.c.Workers)
+			if err := b.unused(ctx); err != nil {
+				return err
+			}
 			r, p, err := b.flytSync(ctx, i, keep)
 			if err != nil {
 				return err
@@ -98,11 +106,13 @@ func (b *bench) all(ctx context.Context) error {
 				logf("  applied p50 %.3fs p99 %.3fs", percentile(pr.Applied, 50), percentile(pr.Applied, 99))
 				save()
 			}
-			b.fx.deleteNamespaces(ctx, fmt.Sprintf("f%d", i), 3*time.Minute)
 		}
 	}
 	if !b.skip("idle") {
 		logf("in-process flyt: initial sync (profiled), then %d no-op resyncs", b.c.Idle)
+		if err := b.unused(ctx); err != nil {
+			return err
+		}
 		r, err := b.inProcess(ctx, "p", b.c.Workers, 0, b.c.Profile, b.c.Idle)
 		if err != nil {
 			return err
@@ -110,7 +120,6 @@ func (b *bench) all(ctx context.Context) error {
 		b.rep.InProcess = &r
 		logf("  initial %.1fs; idle cycle %+v", r.InitialSeconds, r.Idle)
 		save()
-		b.fx.deleteNamespaces(ctx, "p", 3*time.Minute)
 	}
 	for i, v := range strings.Split(b.c.Variants, ",") {
 		if v == "" {
@@ -125,6 +134,9 @@ func (b *bench) all(ctx context.Context) error {
 		}
 		run := fmt.Sprintf("v%d", i)
 		logf("in-process flyt variant: %d workers, readiness polled every %s", workers, interval)
+		if err := b.unused(ctx); err != nil {
+			return err
+		}
 		r, err := b.inProcess(ctx, run, workers, interval, false, 0)
 		if err != nil {
 			return err
@@ -132,7 +144,6 @@ func (b *bench) all(ctx context.Context) error {
 		b.rep.Variants = append(b.rep.Variants, r)
 		logf("  initial %.1fs", r.InitialSeconds)
 		save()
-		b.fx.deleteNamespaces(ctx, run, 3*time.Minute)
 	}
 	if !b.skip("git") {
 		logf("git: %d repositories", b.c.Repos)
@@ -248,7 +259,7 @@ func (r *report) markdown() string {
 
 	if len(r.Sync) > 0 {
 		b.WriteString("## 1. Initial sync\n\n")
-		fmt.Fprintf(&b, "%d apps × 2 environments = %d app-environments, 7 objects each (ServiceAccount, Service, Deployment, HPA, PDB, Ingress, NetworkPolicy), on a fresh history and fresh namespaces each run. *Applied*: every object written (flyt: every deploy's apply step done; kubectl: the command returned). *Available*: flyt: every deploy finished as success (its kstatus wait included); baselines: every Deployment Available with all replicas updated (polled every 100 ms).\n\n", c.N, 2*c.N)
+		fmt.Fprintf(&b, "%d apps × 2 environments = %d app-environments, 7 objects each (ServiceAccount, Service, Deployment, HPA, PDB, Ingress, NetworkPolicy), on a fresh history and a freshly started control plane each run. *Applied*: every object written (flyt: every deploy's apply step done; kubectl: the command returned). *Available*: flyt: every deploy finished as success (its kstatus wait included); baselines: every Deployment Available with all replicas updated (polled every 100 ms).\n\n", c.N, 2*c.N)
 		b.WriteString("| tool | applied (s) | Available (s) | app-envs/s to Available | requests sent | API server writes | peak RSS (MiB) | CPU (s) | failed |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, tool := range []string{"kubectl", "direct-ssa", "flyt"} {
 			n := r.of(tool, func(s syncResult) float64 { return 1 })
