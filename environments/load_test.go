@@ -29,6 +29,7 @@ func TestLoadEveryField(t *testing.T) {
 			Workers:            8,
 			WebhookSecretFiles: []string{"testdata/secrets/webhook-1", "/etc/flyt/webhook-2"},
 			AllowMassPrune:     true,
+			Retention:          Retention{Days: 400, ExportDir: "testdata/history/export"},
 			GitHub: GitHub{
 				APIURL: "https://ghe.example.test/api/v3", AppID: 12, InstallationID: 34,
 				PrivateKeyFile: "testdata/secrets/app.pem", CommitStatuses: true,
@@ -431,6 +432,7 @@ server:
   workers: -2
   historyDSN: mysql://x
   github: {tokenFile: t, appID: 3}
+  retention: {days: -1}
 `,
 			want: []string{
 				`p.yaml:14:11: server.listen: "8080" is not a listen address; write host:port or :port, such as :8080`,
@@ -439,6 +441,41 @@ server:
 				`p.yaml:17:12: server.workers: must be positive; leave it out for 16`,
 				`p.yaml:18:15: server.historyDSN: unsupported; use sqlite:///path/to/flyt.db, postgres://user@host/db, or leave it out for SQLite in dataDir`,
 				`p.yaml:19:23: server.github.tokenFile: set either tokenFile or a GitHub App (appID, installationID, privateKeyFile), not both`,
+				`p.yaml:20:21: server.retention.days: must be positive (days of history to keep); leave it out to keep every deploy`,
+			},
+		},
+		{
+			name: "namespace pattern, missing ingress domain, window shapes",
+			yaml: strings.Replace(base, "  - name: prod\n", `    namespace: "{{team}}_{{env}}"
+    ingresses: [{class: nginx}]
+    windows:
+      - {days: [Mon]}
+      - {action: deny, start: "Fri 15:00", end: "Fri 15:00"}
+      - {action: allow, days: [Mon], start: "Fri 15:00", end: "Mon 07:00"}
+  - name: prod
+`, 1),
+			want: []string{
+				`p.yaml:6:16: environments[0].namespace: "{{team}}_{{env}}" does not make valid namespace names: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`,
+				`p.yaml:7:17: environments[0].ingresses[0].domain: missing domain, such as dev.example.test`,
+				`p.yaml:9:9: environments[0].windows[0].action: missing; set it to "allow" or "deny"`,
+				`p.yaml:10:49: environments[0].windows[1].end: equals start; the window would be empty`,
+				`p.yaml:11:25: environments[0].windows[2].days: leave days out when start and end name weekdays`,
+			},
+		},
+		{
+			name: "missing names",
+			yaml: `apiVersion: flyt.dev/v1alpha1
+kind: Platform
+environments:
+  - branch: main
+    cluster: {inCluster: true}
+teams:
+  - repositories:
+      - url: https://github.com/o/a
+`,
+			want: []string{
+				`p.yaml:4:5: environments[0].name: missing environment name`,
+				`p.yaml:7:5: teams[0].name: missing team name`,
 			},
 		},
 	}
