@@ -156,7 +156,10 @@ func (s *Server) freeze(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	by := user(r)
-	op.Freeze(env, req.Reason)
+	if err := op.Freeze(r.Context(), env, by, req.Reason); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.opts.Log.InfoContext(r.Context(), "environment frozen", "environment", env, "by", by, "reason", req.Reason)
 	writeJSON(w, http.StatusOK, FreezeState{Environment: env, Frozen: true, Reason: req.Reason, By: by})
 }
@@ -172,7 +175,10 @@ func (s *Server) unfreeze(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	by := user(r)
-	op.Unfreeze(env)
+	if err := op.Unfreeze(r.Context(), env, by); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.opts.Log.InfoContext(r.Context(), "environment unfrozen", "environment", env, "by", by)
 	writeJSON(w, http.StatusOK, FreezeState{Environment: env, Frozen: false, By: by})
 }

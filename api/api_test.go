@@ -18,7 +18,7 @@ import (
 func TestQueries(t *testing.T) {
 	f := seed(t)
 	op := newFakeOperator()
-	op.frozen["prod"] = "julebord"
+	f.freeze(t, "prod", "julebord")
 	op.held = []flytsync.Held{{Key: flytsync.Key{App: "dp-behandling", Environment: "prod"}, Commit: sha('b'), Trigger: "auto-promotion", Reason: "the environment is frozen"}}
 	srv := serve(t, Options{Store: f.store, Operator: op})
 	id := f.ids
@@ -166,10 +166,17 @@ func TestQueries(t *testing.T) {
 		{"environments", "/api/v1/environments", 200, func(t *testing.T, b []byte) {
 			want := []EnvironmentInfo{
 				{Name: "dev", Feeding: "branch main", Branch: "main"},
-				{Name: "prod", Feeding: "promoted from dev after 1h", PromoteFrom: "dev", Frozen: true, FrozenReason: "julebord"},
+				{Name: "prod", Feeding: "promoted from dev after 1h", PromoteFrom: "dev", Frozen: true, FrozenReason: "julebord", FrozenBy: "alice", FrozenSince: now},
 			}
 			if diff := cmp.Diff(want, decodeJSON[[]EnvironmentInfo](t, b)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+			// A replica without a controller (a follower) reads the same freeze state from the
+			// shared store.
+			follower := serve(t, Options{Store: f.store})
+			status, body := call(t, "GET", follower.URL+"/api/v1/environments", "")
+			if diff := cmp.Diff(want, decodeJSON[[]EnvironmentInfo](t, body)); diff != "" || status != http.StatusOK {
+				t.Errorf("on a follower: status %d, (-want +got):\n%s", status, diff)
 			}
 		}},
 		{"unknown API route", "/api/v1/nothing", 404, errorNames("no such API route")},
@@ -265,10 +272,17 @@ func TestActions(t *testing.T) {
 			body: `{"app":"x","environment":"dev"}`, status: 404, want: "no watched repository"},
 		{name: "freeze", method: "POST", path: "/api/v1/environments/prod/freeze", body: `{"reason":"julebord"}`, user: "alice", status: 200, want: `"frozen": true`,
 			check: func(t *testing.T, op *fakeOperator) {
-				if diff := cmp.Diff(map[string]string{"prod": "julebord"}, op.Frozen()); diff != "" {
+				if diff := cmp.Diff([]string{"freeze|prod|alice|julebord"}, op.freezes); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)
 				}
 			}},
+		{name: "freeze the store cannot record", err: errBoom, method: "POST", path: "/api/v1/environments/prod/freeze", body: `{"reason":"julebord"}`,
+			status: 500, want: "internal error", check: func(t *testing.T, op *fakeOperator) {
+				if _, ok := op.Frozen()["prod"]; ok {
+					t.Error("prod frozen although the freeze failed")
+				}
+			}},
+		{name: "unfreeze the store cannot record", err: errBoom, method: "DELETE", path: "/api/v1/environments/dev/freeze", status: 500, want: "internal error"},
 		{name: "freeze without reason", method: "POST", path: "/api/v1/environments/dev/freeze", status: 200, want: `"by": "anonymous"`,
 			check: func(t *testing.T, op *fakeOperator) {
 				if _, ok := op.Frozen()["dev"]; !ok {
@@ -276,11 +290,13 @@ func TestActions(t *testing.T) {
 				}
 			}},
 		{name: "freeze an unknown environment", method: "POST", path: "/api/v1/environments/staging/freeze", status: 404, want: "staging"},
-		{name: "unfreeze", method: "DELETE", path: "/api/v1/environments/prod/freeze", status: 200, want: `"frozen": false`,
+		{name: "unfreeze", method: "DELETE", path: "/api/v1/environments/prod/freeze", user: "ola", status: 200, want: `"frozen": false`,
 			check: func(t *testing.T, op *fakeOperator) {
-				op.Freeze("dev", "")
 				if _, ok := op.Frozen()["prod"]; ok {
 					t.Error("prod still frozen")
+				}
+				if diff := cmp.Diff([]string{"freeze|prod|test|x", "unfreeze|prod|ola"}, op.freezes); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
 				}
 			}},
 	}
@@ -289,7 +305,7 @@ func TestActions(t *testing.T) {
 			op := newFakeOperator()
 			op.err, op.result = tt.err, desired
 			if tt.path == "/api/v1/environments/prod/freeze" && tt.method == "DELETE" {
-				op.Freeze("prod", "x")
+				_ = op.Freeze(t.Context(), "prod", "test", "x")
 			}
 			srv := serve(t, Options{Store: f.store, Operator: op})
 			var hdr []string

@@ -84,7 +84,7 @@ func TestBrowser(t *testing.T) {
 	}
 	f := seed(t)
 	op := newFakeOperator()
-	op.frozen["prod"] = "julebord"
+	f.freeze(t, "prod", "julebord")
 	srv := serve(t, Options{Store: f.store, Operator: op})
 	shots := os.Getenv("FLYT_SCREENSHOTS")
 	if shots == "" {

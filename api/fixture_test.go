@@ -104,6 +104,15 @@ var appObjects = []history.Object{
 // seed fills a store with two teams' deploys over the last days: dp-behandling ran A then B
 // in dev and C failed there; prod was promoted A. tiltaksgjennomforing succeeded in dev and has
 // a deploy in progress.
+// freeze records in the store that alice froze env at now, as the controller does: the API
+// reads the freeze state from the store.
+func (f *fixture) freeze(t *testing.T, env, reason string) {
+	t.Helper()
+	if _, err := f.store.AppendFreeze(t.Context(), history.Freeze{Environment: env, Frozen: true, Reason: reason, By: "alice", Time: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func seed(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{store: openStore(t), ids: map[string]int64{}}
@@ -138,6 +147,7 @@ type fakeOperator struct {
 	rolls    []flytsync.RollbackRequest
 	redeploy []string
 	frozen   map[string]string
+	freezes  []string // the Freeze and Unfreeze calls
 	held     []flytsync.Held
 }
 
@@ -172,16 +182,26 @@ func (o *fakeOperator) Redeploy(app, env, by, reason string) error {
 	return o.err
 }
 
-func (o *fakeOperator) Freeze(env, reason string) {
+func (o *fakeOperator) Freeze(_ context.Context, env, by, reason string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.freezes = append(o.freezes, strings.Join([]string{"freeze", env, by, reason}, "|"))
+	if o.err != nil {
+		return o.err
+	}
 	o.frozen[env] = reason
+	return nil
 }
 
-func (o *fakeOperator) Unfreeze(env string) {
+func (o *fakeOperator) Unfreeze(_ context.Context, env, by string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.freezes = append(o.freezes, strings.Join([]string{"unfreeze", env, by}, "|"))
+	if o.err != nil {
+		return o.err
+	}
 	delete(o.frozen, env)
+	return nil
 }
 
 func (o *fakeOperator) Frozen() map[string]string {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -246,7 +247,11 @@ func (s *Server) buildAppStatus(r *http.Request, app string) (*AppStatus, error)
 		byEnv[c.Environment] = c
 		st.Team = c.Team
 	}
-	frozen, held := s.frozen(), s.heldByKey()
+	frozen, err := s.frozen(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("app status of %s: %w", app, err)
+	}
+	held := s.heldByKey()
 	p := s.opts.Platform()
 	envs := s.envOrder(p, cur)
 	for _, name := range envs {
@@ -295,11 +300,11 @@ func (s *Server) buildAppStatus(r *http.Request, app string) (*AppStatus, error)
 			es.Held = &h
 			why += "; held: " + h.Reason
 		}
-		if reason, ok := frozen[name]; ok {
-			es.Frozen, es.FrozenReason = true, reason
+		if f, ok := frozen[name]; ok {
+			es.Frozen, es.FrozenReason = true, f.Reason
 			why += "; environment frozen"
-			if reason != "" {
-				why += ": " + reason
+			if f.Reason != "" {
+				why += ": " + f.Reason
 			}
 		}
 		if es.Latest != nil && !es.Latest.State.Terminal() {
@@ -354,11 +359,21 @@ func (s *Server) envOrder(p *environments.Platform, cur []history.Current) []str
 	return append(out, extra...)
 }
 
-func (s *Server) frozen() map[string]string {
-	if s.opts.Operator == nil {
-		return map[string]string{}
+// frozen returns the frozen environments with the event that froze each, from the history
+// store: every replica reads the same shared state, so a follower answers as the leader does,
+// and a freeze shows as long as it holds, across restarts and failovers.
+func (s *Server) frozen(ctx context.Context) (map[string]history.Freeze, error) {
+	fs, err := s.opts.Store.Freezes(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return s.opts.Operator.Frozen()
+	out := make(map[string]history.Freeze, len(fs))
+	for _, f := range fs {
+		if f.Frozen {
+			out[f.Environment] = f
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) heldByKey() map[flytsync.Key]flytsync.Held {
@@ -380,20 +395,27 @@ type EnvironmentInfo struct {
 	Branch      string `json:"branch,omitempty"`
 	PromoteFrom string `json:"promoteFrom,omitempty"`
 	Suspended   bool   `json:"suspended,omitempty"`
-	// Frozen is set while an operator froze it; FrozenReason is what they gave.
-	Frozen       bool   `json:"frozen"`
-	FrozenReason string `json:"frozenReason,omitempty"`
+	// Frozen is set while an operator froze it; FrozenReason is what they gave, FrozenBy who
+	// they were and FrozenSince when.
+	Frozen       bool      `json:"frozen"`
+	FrozenReason string    `json:"frozenReason,omitempty"`
+	FrozenBy     string    `json:"frozenBy,omitempty"`
+	FrozenSince  time.Time `json:"frozenSince,omitzero"`
 }
 
-func (s *Server) environments(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) environments(w http.ResponseWriter, r *http.Request) {
 	out := []EnvironmentInfo{}
-	frozen := s.frozen()
+	frozen, err := s.frozen(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if p := s.opts.Platform(); p != nil {
 		for i := range p.Environments {
 			e := &p.Environments[i]
-			reason, isFrozen := frozen[e.Name]
+			f, isFrozen := frozen[e.Name]
 			out = append(out, EnvironmentInfo{Name: e.Name, Feeding: feeding(e), Branch: e.Branch, PromoteFrom: e.PromoteFrom,
-				Suspended: e.Suspended, Frozen: isFrozen, FrozenReason: reason})
+				Suspended: e.Suspended, Frozen: isFrozen, FrozenReason: f.Reason, FrozenBy: f.By, FrozenSince: f.Time})
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

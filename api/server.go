@@ -32,12 +32,12 @@ type Operator interface {
 	Rollback(ctx context.Context, r flytsync.RollbackRequest) (*history.DesiredRevision, error)
 	// Redeploy queues a deploy of the revision an app should run in env.
 	Redeploy(app, env, by, reason string) error
-	// Freeze holds automatic deploys to env until Unfreeze.
-	Freeze(env, reason string)
-	// Unfreeze lifts a freeze and releases what it held.
-	Unfreeze(env string)
-	// Frozen returns the frozen environments and the reasons given.
-	Frozen() map[string]string
+	// Freeze holds automatic deploys to env until Unfreeze, recording who froze it and why
+	// in the history store (which the API reads the freeze state from). An error means the
+	// freeze was not recorded and does not hold.
+	Freeze(ctx context.Context, env, by, reason string) error
+	// Unfreeze lifts a freeze, recording who lifted it, and releases what it held.
+	Unfreeze(ctx context.Context, env, by string) error
 	// Held lists automatic work waiting for a window, an unfreeze or an operator.
 	Held() []flytsync.Held
 }

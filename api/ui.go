@@ -148,7 +148,11 @@ func (s *Server) matrixPage(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(d.Teams)
 	p := s.opts.Platform()
-	frozen := s.frozen()
+	frozen, err := s.frozen(r.Context())
+	if err != nil {
+		s.failPage(w, r, err)
+		return
+	}
 	names := s.envOrder(p, all)
 	for _, n := range names {
 		h := envHead{Name: n}
@@ -157,7 +161,8 @@ func (s *Server) matrixPage(w http.ResponseWriter, r *http.Request) {
 				h.Feeding = feeding(e)
 			}
 		}
-		h.FrozenReason, h.Frozen = frozen[n]
+		f, isFrozen := frozen[n]
+		h.FrozenReason, h.Frozen = f.Reason, isFrozen
 		d.Envs = append(d.Envs, h)
 	}
 	held := s.heldByKey()

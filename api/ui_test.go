@@ -13,7 +13,7 @@ import (
 func TestUIPages(t *testing.T) {
 	f := seed(t)
 	op := newFakeOperator()
-	op.frozen["prod"] = "julebord"
+	f.freeze(t, "prod", "julebord")
 	op.held = []flytsync.Held{{Key: flytsync.Key{App: "dp-behandling", Environment: "prod"}, Commit: sha('b'), Trigger: "auto-promotion", Reason: "the environment is frozen: julebord"}}
 	srv := serve(t, Options{Store: f.store, Operator: op})
 	tests := []struct {

@@ -1,7 +1,7 @@
 // Package history is flyt's durable continuous-delivery record: every deploy, its append-only
-// status log, the objects it applied and the revisions promoted to each environment, kept in
-// SQLite (embedded default) or PostgreSQL (several replicas), with the queries and DORA metrics
-// operators ask of it.
+// status log, the objects it applied, the revisions promoted to each environment and the
+// environments' freezes, kept in SQLite (embedded default) or PostgreSQL (several replicas),
+// with the queries and DORA metrics operators ask of it.
 //
 // Argo CD keeps 10 syncs, Flux 5 snapshots; flyt keeps every deploy, successful or not, with
 // what ARCHITECTURE.md invariant 3 lists, for as long as the operators want (Store.Prune
@@ -55,6 +55,11 @@
 //	objects            the objects each deploy applied, pruned or skipped, with the action.
 //	desired_revisions  append-only events: which commit an environment fed by promotion should
 //	                   run for an app, set by promotions, rollbacks and manual pins.
+//	freezes            append-only events: an operator froze an environment (holding its
+//	                   automatic deploys) or lifted the freeze, with who, why and when. An
+//	                   environment's newest event (by id) is its freeze state (Freezes), which
+//	                   the leader loads when it starts reconciling and every replica's API
+//	                   reads, so a freeze survives restarts and failover. Prune keeps them.
 //	app_environments   the catalog of (app, environment) pairs ever deployed and their team,
 //	                   with the current state: the newest deploy (by start) and the newest
 //	                   successful deploy (by finish) of each pair, and the times they are

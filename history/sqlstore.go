@@ -908,6 +908,65 @@ func (s *sqlStore) DesiredLog(ctx context.Context, app, env string, n int) ([]De
 	return rs, nil
 }
 
+// AppendFreeze implements Store.
+func (s *sqlStore) AppendFreeze(ctx context.Context, f Freeze) (int64, error) {
+	if f.Environment == "" {
+		return 0, fmt.Errorf("append freeze event: need an environment: %w", ErrInvalid)
+	}
+	if f.Time.IsZero() {
+		f.Time = s.clock()
+	}
+	var id int64
+	err := s.withTx(ctx, false, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO freezes (environment, frozen, reason, by_whom, at) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+			f.Environment, f.Frozen, f.Reason, f.By, f.Time.UnixMicro()).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("append freeze event of %s: %w", f.Environment, err)
+	}
+	return id, nil
+}
+
+const freezeCols = `f.id, f.environment, f.frozen, f.reason, f.by_whom, f.at`
+
+func (s *sqlStore) queryFreezes(ctx context.Context, q string, args ...any) ([]Freeze, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Freeze{}
+	for rows.Next() {
+		var f Freeze
+		var at int64
+		if err := rows.Scan(&f.ID, &f.Environment, &f.Frozen, &f.Reason, &f.By, &at); err != nil {
+			return nil, err
+		}
+		f.Time = time.UnixMicro(at).UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Freezes implements Store.
+func (s *sqlStore) Freezes(ctx context.Context) ([]Freeze, error) {
+	fs, err := s.queryFreezes(ctx, `SELECT `+freezeCols+` FROM freezes f
+WHERE f.id = (SELECT MAX(x.id) FROM freezes x WHERE x.environment = f.environment) ORDER BY f.environment`)
+	if err != nil {
+		return nil, fmt.Errorf("freeze states: %w", err)
+	}
+	return fs, nil
+}
+
+// FreezeLog implements Store.
+func (s *sqlStore) FreezeLog(ctx context.Context, env string, n int) ([]Freeze, error) {
+	fs, err := s.queryFreezes(ctx, `SELECT `+freezeCols+` FROM freezes f WHERE f.environment = ? ORDER BY f.id DESC LIMIT ?`, env, limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("freeze events of %s: %w", env, err)
+	}
+	return fs, nil
+}
+
 // StatusesSince implements Store.
 func (s *sqlStore) StatusesSince(ctx context.Context, afterSeq int64, n int) ([]StatusEvent, error) {
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT s.seq, s.deploy_id, s.at, s.state, s.step, s.message, d.app, d.team, d.environment, d.commit_sha

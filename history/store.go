@@ -73,6 +73,19 @@ type Store interface {
 	// limit of them (limit ≤ 0 means DefaultLimit).
 	DesiredLog(ctx context.Context, app, env string, limit int) ([]DesiredRevision, error)
 
+	// AppendFreeze records that an operator froze an environment (f.Frozen) or lifted its
+	// freeze, with who and why, and returns the event's ID. Events are appended, never
+	// changed; an environment's newest event is its freeze state. A zero f.Time means now.
+	AppendFreeze(ctx context.Context, f Freeze) (int64, error)
+
+	// Freezes returns the newest freeze event of every environment that has one (frozen or
+	// not), sorted by environment: the freeze state every replica and every new leader reads.
+	Freezes(ctx context.Context) ([]Freeze, error)
+
+	// FreezeLog returns the freeze events of env, newest first, at most limit of them
+	// (limit ≤ 0 means DefaultLimit).
+	FreezeLog(ctx context.Context, env string, limit int) ([]Freeze, error)
+
 	// StatusesSince returns up to limit status rows with a sequence number greater than
 	// afterSeq, in sequence order, each with its deploy's identity: the event stream,
 	// resumable from a client's Last-Event-ID. Sequence numbers become visible in order, so
@@ -101,8 +114,8 @@ type Store interface {
 	// objects, for the optional retention policy. When export is not nil each deploy is
 	// passed to it first, and a batch is deleted only if export accepted all of it (export and
 	// delete happen batch by batch, each batch in one transaction). It returns how many
-	// deploys were deleted. Desired-revision events are kept: they are small and say what
-	// environments should run.
+	// deploys were deleted. Desired-revision and freeze events are kept: they are small and
+	// say what environments should run and whether they may deploy.
 	Prune(ctx context.Context, olderThan time.Time, export func(Deploy) error) (int, error)
 
 	// Import writes complete deploys (with their status logs and objects) as they are, in
@@ -298,6 +311,20 @@ type DesiredRevision struct {
 	Time        time.Time `json:"time"`
 	// DeployID optionally links the deploy that carried the revision out (0 when none).
 	DeployID int64 `json:"deployId,omitempty"`
+}
+
+// Freeze is an event of an environment's freeze log: an operator froze it, holding its
+// automatic deploys (pushes, polls, automatic promotions), or lifted the freeze. The newest
+// event of an environment is its freeze state.
+type Freeze struct {
+	// ID is assigned by the store; it grows with insertion order, which orders the events.
+	ID          int64  `json:"id"`
+	Environment string `json:"environment"`
+	// Frozen is true for a freeze, false for an unfreeze.
+	Frozen bool      `json:"frozen"`
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"`
+	Time   time.Time `json:"time"`
 }
 
 // Filter selects deploys for List, Current and Export. Empty fields match everything.

@@ -400,6 +400,70 @@ func TestDesired(t *testing.T) {
 	})
 }
 
+// TestFreezes records freeze events and reads them back: each environment's newest event is
+// its state, the log is newest first, a second store on the same database (a restarted or
+// new leader) sees the same, and pruning deploys keeps them.
+func TestFreezes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dsn string) {
+		s := openStore(t, dsn)
+		if got := must(s.Freezes(t.Context())); len(got) != 0 {
+			t.Errorf("Freezes before any = %+v, want none", got)
+		}
+		events := []Freeze{
+			{Environment: "prod", Frozen: true, Reason: "julebord", By: "ola", Time: t0},
+			{Environment: "dev", Frozen: true, By: "kari", Time: t0.Add(time.Minute)},
+			{Environment: "prod", Frozen: false, By: "kari", Time: t0.Add(time.Hour)},
+			{Environment: "prod", Frozen: true, Reason: "incident 42", By: "ola", Time: t0.Add(2 * time.Hour)},
+			{Environment: "dev", Frozen: false, By: "ola", Time: t0.Add(3 * time.Hour)},
+			// Event order is insertion order, even when a clock gave an earlier time.
+			{Environment: "prod-fss", Frozen: true, Reason: "upgrade", By: "per", Time: t0.Add(2 * time.Hour)},
+			{Environment: "prod-fss", Frozen: false, By: "per", Time: t0.Add(time.Hour)},
+		}
+		for i := range events {
+			events[i].ID = must(s.AppendFreeze(t.Context(), events[i]))
+			if i > 0 && events[i].ID <= events[i-1].ID {
+				t.Fatalf("event %d got ID %d after %d: want increasing", i, events[i].ID, events[i-1].ID)
+			}
+		}
+		want := []Freeze{events[4], events[3], events[6]}
+		if diff := cmp.Diff(want, must(s.Freezes(t.Context()))); diff != "" {
+			t.Errorf("Freezes (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]Freeze{events[3], events[2]}, must(s.FreezeLog(t.Context(), "prod", 2))); diff != "" {
+			t.Errorf("FreezeLog limit 2 (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]Freeze{events[3], events[2], events[0]}, must(s.FreezeLog(t.Context(), "prod", 0))); diff != "" {
+			t.Errorf("FreezeLog (-want +got):\n%s", diff)
+		}
+		if got := must(s.FreezeLog(t.Context(), "staging", 0)); len(got) != 0 {
+			t.Errorf("FreezeLog of an environment never frozen = %+v, want none", got)
+		}
+		if _, err := s.AppendFreeze(t.Context(), Freeze{Frozen: true, By: "ola"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("AppendFreeze without environment = %v, want ErrInvalid", err)
+		}
+
+		// A zero time means now.
+		before := time.Now().Add(-time.Second)
+		id := must(s.AppendFreeze(t.Context(), Freeze{Environment: "dev", Frozen: true, Reason: "now", By: "kari"}))
+		log := must(s.FreezeLog(t.Context(), "dev", 1))
+		if len(log) != 1 || log[0].ID != id || log[0].Time.Before(before) || log[0].Time.After(time.Now().Add(time.Second)) {
+			t.Errorf("freeze without a time: %+v, want ID %d at about now", log, id)
+		}
+		events[4] = log[0]
+
+		// Another store on the same database, as a restarted flyt or a new leader opens it,
+		// and retention, which deletes old deploys, leave the state as it was.
+		run(t, s, deploy("a", "team", "prod", 1, t0), StateSuccess)
+		if _, err := s.Prune(t.Context(), t0.Add(24*time.Hour), nil); err != nil {
+			t.Fatal(err)
+		}
+		s2 := openStore(t, dsn)
+		if diff := cmp.Diff([]Freeze{events[4], events[3], events[6]}, must(s2.Freezes(t.Context()))); diff != "" {
+			t.Errorf("Freezes from a second store after pruning (-want +got):\n%s", diff)
+		}
+	})
+}
+
 // TestConcurrentWritersAndEventStream has many goroutines write deploys at once while a reader
 // follows the status stream: every status must arrive exactly once, in sequence order.
 func TestConcurrentWritersAndEventStream(t *testing.T) {

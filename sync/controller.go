@@ -100,13 +100,17 @@ type Controller struct {
 	// waiters are the rollouts waiting for readiness, outside the workers.
 	waiters gosync.WaitGroup
 
+	// freezeMu serialises recording freezes with loading them from the store, so a freeze
+	// recorded while Run loads the frozen set is not overwritten by the older state.
+	freezeMu gosync.Mutex
+
 	// Guards the fields below.
 	mu       gosync.Mutex
 	pending  map[Key]*request
 	held     map[Key]Held
 	apps     map[string]*appInfo   // by app name
 	repoApps map[string][]string   // by repository URL: the apps of its last good load
-	frozen   map[string]string     // environment → reason
+	frozen   map[string]string     // environment → reason: the store's freeze state, cached
 	pushes   map[string]string     // repository URL → who pushed, until its change is seen
 	inflight map[Key]*inflight     // rollouts waiting for readiness
 	loaded   map[string]loadedRepo // by repository URL: its newest load
@@ -157,6 +161,11 @@ func NewController(opts Options) *Controller {
 // resync loop, and blocks until ctx ends; in-flight deploys then finish (or are recorded
 // inactive) before it returns.
 func (c *Controller) Run(ctx context.Context) error {
+	// Freezes first: no work starts before the controller knows what an operator froze,
+	// under this process or an earlier leader.
+	if err := c.loadFreezes(ctx); err != nil {
+		return err
+	}
 	if n, err := c.opts.Store.MarkInterrupted(ctx, c.opts.Now()); err != nil {
 		return fmt.Errorf("mark interrupted deploys: %w", err)
 	} else if n > 0 {
@@ -388,15 +397,30 @@ func (c *Controller) Held() []Held {
 	return out
 }
 
-// Freeze holds automatic deploys to env until Unfreeze.
-func (c *Controller) Freeze(env, reason string) {
+// Freeze holds automatic deploys to env until Unfreeze; by is who froze it, reason why. The
+// freeze is recorded in the history store before it takes effect, so it outlives this process
+// and holds on whichever replica leads next. When the store cannot record it, nothing changes
+// and the error says so: a freeze that only seemed to hold is worse than a refused one.
+func (c *Controller) Freeze(ctx context.Context, env, by, reason string) error {
+	c.freezeMu.Lock()
+	defer c.freezeMu.Unlock()
+	if _, err := c.opts.Store.AppendFreeze(ctx, history.Freeze{Environment: env, Frozen: true, Reason: reason, By: by, Time: c.opts.Now()}); err != nil {
+		return fmt.Errorf("freeze %s: %w", env, err)
+	}
 	c.mu.Lock()
 	c.frozen[env] = reason
 	c.mu.Unlock()
+	return nil
 }
 
-// Unfreeze lifts a freeze and releases the work it held.
-func (c *Controller) Unfreeze(env string) {
+// Unfreeze lifts a freeze (by is who lifted it) and releases the work it held. Like Freeze,
+// it is recorded in the history store first, and nothing changes when that fails.
+func (c *Controller) Unfreeze(ctx context.Context, env, by string) error {
+	c.freezeMu.Lock()
+	defer c.freezeMu.Unlock()
+	if _, err := c.opts.Store.AppendFreeze(ctx, history.Freeze{Environment: env, Frozen: false, By: by, Time: c.opts.Now()}); err != nil {
+		return fmt.Errorf("unfreeze %s: %w", env, err)
+	}
 	c.mu.Lock()
 	delete(c.frozen, env)
 	var release []Key
@@ -409,9 +433,33 @@ func (c *Controller) Unfreeze(env string) {
 	for _, k := range release {
 		c.queue.Add(k)
 	}
+	return nil
 }
 
-// Frozen returns the frozen environments and why.
+// loadFreezes replaces the cached frozen set with the history store's freeze state, so a
+// restarted flyt or a new leader holds what an operator froze under an earlier one.
+func (c *Controller) loadFreezes(ctx context.Context) error {
+	c.freezeMu.Lock()
+	defer c.freezeMu.Unlock()
+	fs, err := c.opts.Store.Freezes(ctx)
+	if err != nil {
+		return fmt.Errorf("load freezes: %w", err)
+	}
+	frozen := map[string]string{}
+	for _, f := range fs {
+		if f.Frozen {
+			frozen[f.Environment] = f.Reason
+			c.opts.Log.Info("environment is frozen", "environment", f.Environment, "by", f.By, "since", f.Time, "reason", f.Reason)
+		}
+	}
+	c.mu.Lock()
+	c.frozen = frozen
+	c.mu.Unlock()
+	return nil
+}
+
+// Frozen returns the frozen environments and why, as this controller holds them (the history
+// store's Freezes is the state every replica shares).
 func (c *Controller) Frozen() map[string]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

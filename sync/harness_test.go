@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,6 +40,8 @@ type harness struct {
 	cache    *source.Cache
 	cluster  *Cluster
 	ctrl     *Controller
+	// stop stops ctrl and waits for its Run to return; calling it again does nothing.
+	stop func()
 	// clock is the controller's clock; tests may replace it while the controller runs.
 	clock atomic.Pointer[func() time.Time]
 }
@@ -108,11 +111,26 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		PollInterval:   200 * time.Millisecond,
 		Now:            func() time.Time { return h.now() },
 	})
+	h.stop = runController(h.ctrl)
+	t.Cleanup(func() { h.stop() })
+	return h
+}
+
+// runController starts c and returns what stops it.
+func runController(c *Controller) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = h.ctrl.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return h
+	go func() { _ = c.Run(ctx); close(done) }()
+	return gosync.OnceFunc(func() { cancel(); <-done })
+}
+
+// restart stops the controller and starts a new one with the same options, on the same
+// store, as a restarted flyt or a newly elected leader does.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.stop()
+	h.ctrl = NewController(h.ctrl.opts)
+	h.stop = runController(h.ctrl)
 }
 
 // push commits files to main and tells the controller, as the poller would.

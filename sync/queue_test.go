@@ -58,18 +58,56 @@ func TestDenyWindowHoldsPushAndReleasesIt(t *testing.T) {
 	}
 }
 
+// TestFreezeHoldsUntilUnfreeze freezes an environment, restarts the controller (as a
+// restarted flyt or a newly elected leader) and checks that the new controller still holds a
+// push until an operator unfreezes it; and that a freeze the store cannot record is refused.
 func TestFreezeHoldsUntilUnfreeze(t *testing.T) {
 	h := newHarness(t)
-	h.ctrl.Freeze("dev", "incident 42")
+	if err := h.ctrl.Freeze(t.Context(), "dev", "kari", "incident 42"); err != nil {
+		t.Fatal(err)
+	}
+	h.restart()
+	// The new controller loads the freeze from the store as it starts, before its workers.
+	got := h.ctrl.Frozen()
+	for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); got = h.ctrl.Frozen() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got["dev"] != "incident 42" || len(got) != 1 {
+		t.Fatalf("after a restart Frozen() = %v, want dev frozen for incident 42", got)
+	}
 	sha := h.push(map[string]string{".nais/app.yaml": app("frozen", "registry.example/frozen:1")}, "while frozen")
 	h.idle()
 	held := h.ctrl.Held()
 	if len(held) != 1 || !strings.Contains(held[0].Reason, "incident 42") {
 		t.Fatalf("held = %+v, want the push held with the freeze reason", held)
 	}
-	h.ctrl.Unfreeze("dev")
+	if ds := h.deploys("frozen", "dev"); len(ds) != 0 {
+		t.Fatalf("%d deploys ran in the frozen environment: %+v", len(ds), ds)
+	}
+	if err := h.ctrl.Unfreeze(t.Context(), "dev", "ola"); err != nil {
+		t.Fatal(err)
+	}
 	if d := h.waitDeploy("frozen", "dev", sha); d.State != history.StateSuccess {
 		t.Fatalf("deploy after unfreeze: %s %s", d.State, d.Message)
+	}
+	log, err := h.store.FreezeLog(t.Context(), "dev", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 2 || log[0].Frozen || log[0].By != "ola" || !log[1].Frozen || log[1].By != "kari" || log[1].Reason != "incident 42" {
+		t.Errorf("freeze log of dev = %+v, want kari's freeze for incident 42, then ola's unfreeze", log)
+	}
+
+	// A freeze the store cannot record is an error, not a freeze held in memory only.
+	h.stop()
+	if err := h.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ctrl.Freeze(t.Context(), "prod", "kari", "release"); err == nil {
+		t.Error("Freeze with an unusable history store succeeded")
+	}
+	if got := h.ctrl.Frozen(); len(got) != 0 {
+		t.Errorf("after a failed freeze Frozen() = %v, want nothing frozen", got)
 	}
 }
 

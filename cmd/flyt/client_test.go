@@ -27,13 +27,12 @@ func repeatSHA(c byte) string { return strings.Repeat(string(c), 40) }
 
 // cliOperator stands in for the controller so these tests check the CLI and the HTTP layer:
 // it refuses unforced promotions of a revision that has not soaked, and records what a real
-// controller would (desired revisions) in the real store.
+// controller would (desired revisions, freezes) in the real store.
 type cliOperator struct {
 	store history.Store
 
 	mu       gosync.Mutex
 	redeploy []string
-	frozen   map[string]string
 }
 
 var _ api.Operator = (*cliOperator)(nil)
@@ -76,24 +75,28 @@ func (o *cliOperator) Redeploy(app, env, by, reason string) error {
 	return nil
 }
 
-func (o *cliOperator) Freeze(env, reason string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.frozen[env] = reason
+func (o *cliOperator) Freeze(ctx context.Context, env, by, reason string) error {
+	_, err := o.store.AppendFreeze(ctx, history.Freeze{Environment: env, Frozen: true, By: by, Reason: reason})
+	return err
 }
 
-func (o *cliOperator) Unfreeze(env string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.frozen, env)
+func (o *cliOperator) Unfreeze(ctx context.Context, env, by string) error {
+	_, err := o.store.AppendFreeze(ctx, history.Freeze{Environment: env, Frozen: false, By: by})
+	return err
 }
 
-func (o *cliOperator) Frozen() map[string]string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := map[string]string{}
-	for k, v := range o.frozen {
-		out[k] = v
+// frozen returns the store's freeze state: the frozen environments and the events that froze them.
+func (o *cliOperator) frozen(t *testing.T) map[string]history.Freeze {
+	t.Helper()
+	fs, err := o.store.Freezes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]history.Freeze{}
+	for _, f := range fs {
+		if f.Frozen {
+			out[f.Environment] = f
+		}
 	}
 	return out
 }
@@ -118,7 +121,7 @@ func startServer(t *testing.T) *cliEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	e := &cliEnv{store: st, ids: map[string]int64{}, op: &cliOperator{store: st, frozen: map[string]string{}}}
+	e := &cliEnv{store: st, ids: map[string]int64{}, op: &cliOperator{store: st}}
 	base := time.Now().Add(-72 * time.Hour).Truncate(time.Second)
 	add := func(name, app, env string, commit byte, start time.Time, final history.State, msg string) {
 		d := &history.Deploy{App: app, Team: "dagpenger", Environment: env, Cluster: env + "-gcp", Repository: "https://github.com/navikt/" + app,
@@ -322,7 +325,9 @@ func TestHistoryExport(t *testing.T) {
 
 func TestStatusCommand(t *testing.T) {
 	e := startServer(t)
-	e.op.Freeze("prod", "julebord")
+	if err := e.op.Freeze(t.Context(), "prod", "alice", "julebord"); err != nil {
+		t.Fatal(err)
+	}
 	out, _, code, err := e.run(t, "status")
 	if code != 0 {
 		t.Fatal(err)
@@ -422,7 +427,7 @@ func TestOperatorCommands(t *testing.T) {
 	}
 
 	out, _, code, _ = e.run(t, "freeze", "prod", "--reason", "julebord")
-	if code != 0 || out != "prod frozen: julebord\n" || e.op.Frozen()["prod"] != "julebord" {
+	if f := e.op.frozen(t)["prod"]; code != 0 || out != "prod frozen: julebord\n" || f.Reason != "julebord" || f.By == "" {
 		t.Errorf("freeze exited %d: %q", code, out)
 	}
 	out, _, _, _ = e.run(t, "status")
@@ -430,7 +435,7 @@ func TestOperatorCommands(t *testing.T) {
 		t.Errorf("status does not show the freeze:\n%s", out)
 	}
 	out, _, code, _ = e.run(t, "unfreeze", "prod")
-	if _, still := e.op.Frozen()["prod"]; code != 0 || out != "prod unfrozen; held deploys are released\n" || still {
+	if _, still := e.op.frozen(t)["prod"]; code != 0 || out != "prod unfrozen; held deploys are released\n" || still {
 		t.Errorf("unfreeze exited %d: %q", code, out)
 	}
 	if _, _, code, err := e.run(t, "freeze", "staging"); code != 1 || !strings.Contains(err.Error(), "staging") {

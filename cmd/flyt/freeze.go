@@ -20,7 +20,8 @@ func newFreezeCommand() *cobra.Command {
 		Use:   "freeze ENV",
 		Short: "Hold automatic deploys to an environment until it is unfrozen",
 		Long: `Freeze ENV: pushes and automatic promotions to it are held (flyt status shows them as held)
-and promotions are refused, until "flyt unfreeze ENV". Rollbacks still go through.`,
+and promotions are refused, until "flyt unfreeze ENV". Rollbacks still go through. The freeze is
+recorded in the history store with who and why, so it holds across restarts and failover.`,
 		Example: `  flyt freeze prod --reason "Christmas"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

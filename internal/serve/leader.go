@@ -362,7 +362,7 @@ func (s *server) serveRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // leaderOnly sends the API requests that need the running controller (operator actions, and
-// the held work and freezes it keeps in memory) to the leader when this replica follows.
+// the held work it keeps in memory) to the leader when this replica follows.
 // Everything else is answered here from the shared history store.
 func (s *server) leaderOnly(next http.Handler) http.Handler {
 	if s.elector == nil {
@@ -399,7 +399,8 @@ func (s *server) leaderOnly(next http.Handler) http.Handler {
 }
 
 // needsController reports whether an API request reads or changes state only the leader's
-// controller has.
+// controller has. Freezes are not such state: they are kept in the shared history store, so
+// followers answer GET /api/v1/environments themselves.
 func needsController(r *http.Request) bool {
 	if !strings.HasPrefix(r.URL.Path, "/api/v1/") {
 		return false
@@ -407,5 +408,5 @@ func needsController(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return true
 	}
-	return r.URL.Path == "/api/v1/held" || r.URL.Path == "/api/v1/environments"
+	return r.URL.Path == "/api/v1/held"
 }

@@ -308,8 +308,9 @@ teams:
 	}
 	available(t, dev, "team-ha", "ha")
 
-	// Operator actions sent to the follower's API reach the leader's controller, and reads of
-	// the state it keeps in memory (freezes) answer the same on both replicas.
+	// Operator actions sent to the follower's API reach the leader's controller, and the
+	// freezes they record in the shared store read the same on both replicas (the follower
+	// answers GET /environments itself).
 	envFrozen := func(r *replica) bool {
 		var envs []struct {
 			Name   string `json:"name"`
