@@ -770,7 +770,11 @@ func (c *Controller) render(ctx context.Context, app *appInfo, team *environment
 		rev = source.Revision{Commit: commit}
 		return rev, nil, &deployError{history.StateError, "fetch", err}
 	}
-	if commit == app.head.Commit {
+	// {{branch}} is the branch that feeds the environment, for every commit deployed there,
+	// and empty where promotion feeds it (render.Vars). Never whether commit is the branch's
+	// head right now: a rollback, or a resync of an environment that runs an older commit,
+	// would render other objects than that commit's first deploy there did.
+	if env.Branch != "" {
 		rev.Branch = app.head.Branch
 	}
 	repo, err := c.loadRepo(ctx, app.repo, commit)

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -17,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -284,22 +287,53 @@ func TestAutoPromotionAfterSoak(t *testing.T) {
 
 func TestPromoteAndRollback(t *testing.T) {
 	h := newHarness(t)
-	sha1 := h.push(map[string]string{".nais/app.yaml": app("promo", "registry.example/promo:{{shortCommit}}")}, "v1")
-	if d := h.waitDeploy("promo", "dev", sha1); d.State != history.StateSuccess {
-		t.Fatalf("dev deploy %s: %s", d.State, d.Message)
+	// Each revision has config that names its commit and branch, one ConfigMap it alone has,
+	// and one both share with different data.
+	config := func(version string, only string) string {
+		return "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: promo-config\ndata:\n  version: \"" + version + "\"\n" +
+			"  commit: \"{{shortCommit}}\"\n  branch: \"{{branch}}\"\n" +
+			"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + only + "\ndata:\n  version: \"" + version + "\"\n"
+	}
+	sha1 := h.push(map[string]string{".nais/app.yaml": app("promo", "registry.example/promo:{{shortCommit}}") + config("1", "promo-v1only")}, "v1")
+	d1 := h.waitDeploy("promo", "dev", sha1)
+	if d1.State != history.StateSuccess {
+		t.Fatalf("dev deploy %s: %s", d1.State, d1.Message)
+	}
+	devV1 := managedObjects(t, h.devNS, "promo", objectKinds(d1))
+	if _, err := h.ctrl.Promote(t.Context(), PromoteRequest{App: "promo", To: "prod", By: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	p1 := h.waitDeploy("promo", "prod", sha1)
+	if p1.State != history.StateSuccess || p1.Trigger != history.TriggerPromotion {
+		t.Fatalf("prod deploy %s (%s) trigger %s", p1.State, p1.Message, p1.Trigger)
+	}
+	kinds := objectKinds(p1)
+	v1 := managedObjects(t, h.prodNS, "promo", kinds)
+	if _, ok := v1["ConfigMap/promo-v1only"]; !ok || len(v1) < 4 {
+		t.Fatalf("objects of v1 in prod = %v, want the app's objects and both ConfigMaps", slices.Sorted(maps.Keys(v1)))
+	}
+
+	sha2 := h.push(map[string]string{".nais/app.yaml": app("promo", "registry.example/promo:{{shortCommit}}") + config("2", "promo-v2only")}, "v2")
+	if d := h.waitDeploy("promo", "dev", sha2); d.State != history.StateSuccess {
+		t.Fatalf("dev deploy of v2 %s: %s", d.State, d.Message)
+	}
+	// prod still runs v1, which is no longer the branch's head: a resync finds it unchanged.
+	h.ctrl.ResyncAll()
+	h.idle()
+	if ds := h.deploys("promo", "prod"); len(ds) != 1 {
+		t.Fatalf("a resync of prod, unchanged at v1, deployed again: %+v", ds)
 	}
 	if _, err := h.ctrl.Promote(t.Context(), PromoteRequest{App: "promo", To: "prod", By: "operator"}); err != nil {
 		t.Fatal(err)
 	}
-	if d := h.waitDeploy("promo", "prod", sha1); d.State != history.StateSuccess || d.Trigger != history.TriggerPromotion {
-		t.Fatalf("prod deploy %s (%s) trigger %s", d.State, d.Message, d.Trigger)
+	p2 := h.waitDeploy("promo", "prod", sha2)
+	if p2.State != history.StateSuccess {
+		t.Fatalf("prod deploy of v2 %s: %s", p2.State, p2.Message)
 	}
-	sha2 := h.push(map[string]string{".nais/app.yaml": app("promo", "registry.example/promo:{{shortCommit}}")}, "v2")
-	h.waitDeploy("promo", "dev", sha2)
-	if _, err := h.ctrl.Promote(t.Context(), PromoteRequest{App: "promo", To: "prod", By: "operator"}); err != nil {
-		t.Fatal(err)
+	if acts := objectActions(p2); acts["ConfigMap/promo-v1only"] != history.ActionDeleted || acts["ConfigMap/promo-v2only"] != history.ActionCreated {
+		t.Fatalf("prod deploy of v2: actions %v, want promo-v1only pruned and promo-v2only created", acts)
 	}
-	h.waitDeploy("promo", "prod", sha2)
+	kinds = append(kinds, objectKinds(p2)...)
 
 	// A revision that never ran in dev is refused.
 	_, err := h.ctrl.Promote(t.Context(), PromoteRequest{App: "promo", To: "prod", Revision: strings.Repeat("a", 40)})
@@ -308,7 +342,8 @@ func TestPromoteAndRollback(t *testing.T) {
 		t.Errorf("promotion of an unknown revision: err = %v, want NeverSucceeded", err)
 	}
 
-	// Rollback brings back v1's objects exactly.
+	// Rollback brings back v1's objects exactly: the same render, the object v2 added
+	// pruned, the one it removed back, and every object as v1 left it.
 	if _, err := h.ctrl.Rollback(t.Context(), RollbackRequest{App: "promo", Environment: "prod", By: "operator"}); err != nil {
 		t.Fatal(err)
 	}
@@ -321,6 +356,21 @@ func TestPromoteAndRollback(t *testing.T) {
 	if ds[0].Trigger != history.TriggerRollback || ds[0].Commit != sha1 || ds[0].State != history.StateSuccess {
 		t.Fatalf("newest prod deploy = %+v, want a successful rollback to %s", ds[0], sha1[:7])
 	}
+	rb, err := h.store.Get(t.Context(), ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.Digest != p1.Digest {
+		t.Errorf("rollback rendered digest %s, want v1's %s", rb.Digest, p1.Digest)
+	}
+	if acts := objectActions(rb); acts["ConfigMap/promo-v2only"] != history.ActionDeleted || acts["ConfigMap/promo-v1only"] != history.ActionCreated {
+		t.Errorf("rollback actions %v, want promo-v2only pruned and promo-v1only created again", acts)
+	}
+	kinds = append(kinds, objectKinds(rb)...)
+	back := managedObjects(t, h.prodNS, "promo", kinds)
+	if diff := cmp.Diff(v1, back); diff != "" {
+		t.Errorf("prod's objects after the rollback differ from v1's (-v1 +after rollback):\n%s", diff)
+	}
 	var dep appsv1.Deployment
 	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.prodNS, Name: "promo"}, &dep); err != nil {
 		t.Fatal(err)
@@ -328,6 +378,66 @@ func TestPromoteAndRollback(t *testing.T) {
 	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "registry.example/promo:"+sha1[:7] {
 		t.Errorf("prod image after rollback = %s, want v1's", img)
 	}
+
+	// The same in dev, fed by the branch whose head is v2: the rollback renders v1 as its
+	// first deploy there did.
+	if _, err := h.ctrl.Rollback(t.Context(), RollbackRequest{App: "promo", Environment: "dev", By: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	ds = h.deploys("promo", "dev")
+	for deadline := time.Now().Add(90 * time.Second); (len(ds) < 3 || !ds[0].State.Terminal()) && time.Now().Before(deadline); ds = h.deploys("promo", "dev") {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ds[0].Trigger != history.TriggerRollback || ds[0].Commit != sha1 || ds[0].State != history.StateSuccess || ds[0].Digest != d1.Digest {
+		t.Fatalf("newest dev deploy = %+v, want a successful rollback to %s with v1's digest %s", ds[0], sha1[:7], d1.Digest)
+	}
+	if diff := cmp.Diff(devV1, managedObjects(t, h.devNS, "promo", kinds)); diff != "" {
+		t.Errorf("dev's objects after the rollback differ from v1's (-v1 +after rollback):\n%s", diff)
+	}
+}
+
+// objectKinds returns the kinds of the objects a deploy recorded.
+func objectKinds(d *history.DeployDetail) []schema.GroupVersionKind {
+	var out []schema.GroupVersionKind
+	for _, o := range d.Objects {
+		if gvk := (schema.GroupVersionKind{Group: o.Group, Version: o.Version, Kind: o.Kind}); !slices.Contains(out, gvk) {
+			out = append(out, gvk)
+		}
+	}
+	return out
+}
+
+// managedObjects returns app's live objects in ns, found by flyt's owner label in each of
+// kinds, by kind and name, without what the API server sets on every write (uid,
+// resourceVersion, generation, timestamps, managed fields, status, a Deployment's revision)
+// and without flyt's deploy-id annotation: what remains is what the objects' writers, flyt
+// first, made them.
+func managedObjects(t *testing.T, ns, app string, kinds []schema.GroupVersionKind) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	seen := map[schema.GroupVersionKind]bool{}
+	for _, gvk := range kinds {
+		if seen[gvk] {
+			continue
+		}
+		seen[gvk] = true
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := plane.Client().List(t.Context(), list, client.InNamespace(ns), client.MatchingLabels{LabelApp: app}); err != nil {
+			t.Fatalf("list %s: %v", gvk.Kind, err)
+		}
+		for _, o := range list.Items {
+			unstructured.RemoveNestedField(o.Object, "status")
+			for _, f := range []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"} {
+				unstructured.RemoveNestedField(o.Object, "metadata", f)
+			}
+			for _, a := range []string{AnnotationDeploy, "deployment.kubernetes.io/revision"} {
+				unstructured.RemoveNestedField(o.Object, "metadata", "annotations", a)
+			}
+			out[gvk.Kind+"/"+o.GetName()] = o.Object
+		}
+	}
+	return out
 }
 
 func TestTeamServiceAccountIsImpersonated(t *testing.T) {
