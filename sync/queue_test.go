@@ -5,11 +5,19 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
@@ -111,44 +119,174 @@ func TestFreezeHoldsUntilUnfreeze(t *testing.T) {
 	}
 }
 
+// TestAPIServerDownIsAnErrorThenRecovers: the API server becomes unreachable in the middle of
+// a deploy, just as flyt sends its first write. The deploy ends as an error that names the
+// connection problem (not a failure, not left in progress), nothing is deleted or half-written
+// in the cluster, and once the API server is back the retry brings the revision to success.
 func TestAPIServerDownIsAnErrorThenRecovers(t *testing.T) {
 	// flyt reaches this environment's API server through a proxy the test can cut, as a
-	// network partition or a stopped API server would.
+	// network partition or a stopped API server would. A hook on flyt's requests cuts it at
+	// the deploy's first write (an apply that is not a dry-run): the deploy has recorded its
+	// apply step, read and dry-run every object, and has written nothing yet.
 	proxy := newTCPProxy(t, plane.RESTConfig().Host)
 	h := newHarness(t)
+	var (
+		hookMu gosync.Mutex
+		armed  bool
+		cut    = make(chan struct{})
+	)
 	cfg := plane.RESTConfig()
 	cfg.Host = "https://" + proxy.addr
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodPatch && !r.URL.Query().Has("dryRun") {
+				// Every write passes here one at a time while armed, so none slips through
+				// on an old connection while the proxy is being cut.
+				hookMu.Lock()
+				if armed {
+					armed = false
+					proxy.down()
+					close(cut)
+				}
+				hookMu.Unlock()
+			}
+			return rt.RoundTrip(r)
+		})
+	})
 	cluster, err := NewCluster("dev", "behind-proxy", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.cluster = cluster
+	t.Cleanup(cluster.Close)
+	h.cluster = cluster // before the first push: the controller has not read it yet
 
-	proxy.down()
-	sha := h.push(map[string]string{".nais/app.yaml": app("resilient", "registry.example/resilient:1")}, "while the cluster is unreachable")
-	deadline := time.Now().Add(time.Minute)
-	var first []history.Deploy
-	for time.Now().Before(deadline) {
-		first = h.deploys("resilient", "dev")
-		if len(first) > 0 && first[len(first)-1].State.Terminal() {
+	configMap := func(name, value string) string {
+		return "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata:\n  value: \"" + value + "\"\n"
+	}
+	sha1 := h.push(map[string]string{".nais/app.yaml": app("resilient", "registry.example/resilient:1") +
+		configMap("resilient-config", "1") + configMap("resilient-old", "1")}, "v1")
+	if d := h.waitDeploy("resilient", "dev", sha1); d.State != history.StateSuccess {
+		t.Fatalf("first deploy %s: %s", d.State, d.Message)
+	}
+	h.idle()
+	// What v1 left in the cluster, read past the proxy.
+	type liveObj struct {
+		uid types.UID
+		rv  string
+	}
+	key := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: h.devNS, Name: name} }
+	snapshot := func() map[string]liveObj {
+		out := map[string]liveObj{}
+		for name, o := range map[string]client.Object{
+			"Deployment/resilient": &appsv1.Deployment{}, "Service/resilient": &corev1.Service{},
+			"ServiceAccount/resilient":   &corev1.ServiceAccount{},
+			"ConfigMap/resilient-config": &corev1.ConfigMap{}, "ConfigMap/resilient-old": &corev1.ConfigMap{},
+		} {
+			_, n, _ := strings.Cut(name, "/")
+			if err := plane.Client().Get(t.Context(), key(n), o); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			out[name] = liveObj{uid: o.GetUID(), rv: o.GetResourceVersion()}
+		}
+		return out
+	}
+	before := snapshot()
+
+	// v2 changes the image and a ConfigMap and drops another ConfigMap, which a successful
+	// deploy prunes.
+	hookMu.Lock()
+	armed = true
+	hookMu.Unlock()
+	sha2 := h.push(map[string]string{".nais/app.yaml": app("resilient", "registry.example/resilient:2") +
+		configMap("resilient-config", "2")}, "v2 while the API server goes away")
+	select {
+	case <-cut:
+	case <-time.After(time.Minute):
+		t.Fatal("the v2 deploy never sent a write")
+	}
+	// The deploy that was cut off ends as an error at its apply step.
+	var failed *history.DeployDetail
+	for deadline := time.Now().Add(time.Minute); failed == nil; time.Sleep(50 * time.Millisecond) {
+		for _, d := range h.deploys("resilient", "dev") {
+			if d.Commit == sha2 && d.State.Terminal() {
+				dd, err := h.store.Get(t.Context(), d.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				failed = dd
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deploy cut off mid-apply never ended: %+v", h.deploys("resilient", "dev"))
+		}
+	}
+	if failed.State != history.StateError {
+		t.Fatalf("deploy cut off mid-apply ended %s (%q), want error", failed.State, failed.Message)
+	}
+	steps := make([]string, len(failed.Statuses))
+	for i, s := range failed.Statuses {
+		steps[i] = s.Step
+	}
+	if !slices.Contains(steps[:len(steps)-1], "apply") || steps[len(steps)-1] != "apply" {
+		t.Errorf("steps of the cut-off deploy = %v, want it to have started applying and to end at apply", steps)
+	}
+	if !strings.Contains(failed.Message, proxy.addr) || !containsAny(failed.Message, "connection refused", "connection reset", "EOF", "connection lost", "broken pipe", "use of closed network connection") {
+		t.Errorf("message %q does not name the API server's address and the connection problem", failed.Message)
+	}
+	if len(failed.Objects) != 0 {
+		t.Errorf("the cut-off deploy recorded objects as applied or pruned: %v", failed.Objects)
+	}
+	// Nothing was deleted, recreated or written: every object is v1's, as it was.
+	for name, was := range snapshot() {
+		if was.uid != before[name].uid || was.rv != before[name].rv {
+			t.Errorf("%s changed while the API server was unreachable (uid %s → %s, resourceVersion %s → %s)",
+				name, before[name].uid, was.uid, before[name].rv, was.rv)
+		}
+	}
+
+	proxy.up()
+	// The key is retried with backoff until it succeeds; every attempt before is an error.
+	var ds []history.Deploy
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ds = h.deploys("resilient", "dev")
+		if ds[0].Commit == sha2 && ds[0].State == history.StateSuccess {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(first) == 0 || first[len(first)-1].State != history.StateError {
-		t.Fatalf("deploys while the API server is unreachable = %+v, want an error", first)
-	}
-	proxy.up()
-	// The key is retried with backoff until it succeeds.
-	deadline = time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		ds := h.deploys("resilient", "dev")
-		if len(ds) > 0 && ds[0].State == history.StateSuccess && ds[0].Commit == sha {
-			return
+		if time.Now().After(deadline) {
+			t.Fatalf("never recovered: %+v", ds)
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("never recovered: %+v", h.deploys("resilient", "dev"))
+	for _, d := range ds[1:] {
+		if d.Commit == sha2 && d.State != history.StateError {
+			t.Errorf("attempt %d of v2 ended %s (%q) while the API server was unreachable, want error", d.ID, d.State, d.Message)
+		}
+	}
+	ok, err := h.store.Get(t.Context(), ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acts := objectActions(ok); acts["Deployment/resilient"] != history.ActionConfigured || acts["ConfigMap/resilient-config"] != history.ActionConfigured || acts["ConfigMap/resilient-old"] != history.ActionDeleted {
+		t.Errorf("actions of the recovered deploy = %v, want the Deployment and config configured and resilient-old pruned", acts)
+	}
+	var dep appsv1.Deployment
+	if err := plane.Client().Get(t.Context(), key("resilient"), &dep); err != nil {
+		t.Fatal(err)
+	}
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "registry.example/resilient:2" {
+		t.Errorf("image after recovery = %s, want v2's", img)
+	}
+	if err := plane.Client().Get(t.Context(), key("resilient-old"), &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("resilient-old after the successful v2 deploy: err %v, want it pruned", err)
+	}
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // tcpProxy forwards a local port to target until down is called; up listens again on the

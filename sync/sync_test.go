@@ -2,6 +2,7 @@ package sync
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -137,16 +139,28 @@ func TestFailingPodsFailWithReason(t *testing.T) {
 }
 
 func TestTenancyIsEnforced(t *testing.T) {
-	h := newHarness(t)
+	// A second team on the platform, with its own namespace in dev.
+	teamB := plane.Namespace(t)
+	h := newHarness(t, func(p *environments.Platform) {
+		p.Teams = append(p.Teams, environments.Team{Name: teamB, Namespaces: map[string]string{"dev": teamB, "prod": teamB}})
+	})
+	tenant := app("tenant", "registry.example/tenant:1")
+	notOurs := func(ns string) string {
+		return fmt.Sprintf("namespace %q is not team %s's namespace in environment dev", ns, h.team)
+	}
 	tests := []struct {
 		name, file, want string
 	}{
-		{"foreign namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sneaky\n  namespace: kube-system\n", "kube-system"},
-		{"cluster-scoped kind", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: admin-too\nrules: []\n", "ClusterRole"},
+		{"foreign namespace", tenant + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sneaky\n  namespace: kube-system\n", "kube-system"},
+		{"cluster-scoped kind", tenant + "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: admin-too\nrules: []\n", "ClusterRole"},
+		// The real case: team A's repository reaches into team B's namespace, with a raw
+		// object or with the app itself.
+		{"another team's namespace", tenant + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sneaky\n  namespace: " + teamB + "\ndata:\n  a: b\n", notOurs(teamB)},
+		{"app in another team's namespace", strings.Replace(tenant, "  name: tenant\n", "  name: tenant\n  namespace: "+teamB+"\n", 1), notOurs(teamB)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sha := h.push(map[string]string{".nais/app.yaml": app("tenant", "registry.example/tenant:1") + "---\n" + tt.file}, tt.name)
+			sha := h.push(map[string]string{".nais/app.yaml": tt.file}, tt.name)
 			d := h.waitDeploy("tenant", "dev", sha)
 			if d.State != history.StateFailure || !strings.Contains(d.Message, tt.want) {
 				t.Errorf("state %s, message %q; want failure naming %s", d.State, d.Message, tt.want)
@@ -155,6 +169,50 @@ func TestTenancyIsEnforced(t *testing.T) {
 				t.Errorf("a refused render applied objects: %v", d.Objects)
 			}
 		})
+	}
+	// The deployer's own check, behind render's: a render that somehow targets team B's
+	// namespace is refused before anything is applied.
+	t.Run("deployer refuses another team's namespace", func(t *testing.T) {
+		cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "sneaky", "namespace": teamB}, "data": map[string]any{"a": "b"}}}
+		own := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "tenant", "namespace": h.devNS}, "data": map[string]any{"a": "b"}}}
+		res := &render.Result{App: "tenant", Environment: "dev", Objects: []*unstructured.Unstructured{own, cm}, Digest: "sha256:sneaky"}
+		store, err := history.Open(t.Context(), filepath.Join(t.TempDir(), "history.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		d := &Deployer{Store: store, PollInterval: 200 * time.Millisecond}
+		rec, err := d.Deploy(t.Context(), h.cluster, Target{App: "tenant", Team: h.team, Environment: "dev", Revision: source.Revision{Commit: "v1"}, Trigger: history.TriggerManual},
+			res, nil, Policy{Namespaces: []string{h.devNS}, Timeout: time.Minute})
+		want := fmt.Sprintf("team %s may write only to namespaces %s; refused ConfigMap/sneaky in namespace %q", h.team, h.devNS, teamB)
+		if err == nil || rec == nil || rec.State != history.StateFailure || !strings.Contains(rec.Message, want) {
+			t.Fatalf("record %+v, error %v; want a failure saying %q", rec, err, want)
+		}
+		if got, err := store.Get(t.Context(), rec.ID); err != nil || len(got.Objects) != 0 {
+			t.Errorf("the refused deploy recorded objects %v (%v)", got.Objects, err)
+		}
+	})
+	// Nothing landed in team B's namespace, nor anything of tenant anywhere.
+	for _, list := range []client.ObjectList{&corev1.ConfigMapList{}, &appsv1.DeploymentList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{}} {
+		if err := plane.Client().List(t.Context(), list, client.InNamespace(teamB)); err != nil {
+			t.Fatal(err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range items {
+			if o := o.(client.Object); o.GetName() == "sneaky" || o.GetName() == "tenant" || o.GetLabels()[LabelTeam] != "" {
+				t.Errorf("%T %s/%s was written to team B's namespace", o, o.GetNamespace(), o.GetName())
+			}
+		}
+	}
+	for _, o := range []client.Object{&corev1.ConfigMap{}, &appsv1.Deployment{}} {
+		if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "tenant"}, o); !apierrors.IsNotFound(err) {
+			t.Errorf("%T tenant in team A's namespace: err %v, want none (every revision was refused)", o, err)
+		}
 	}
 }
 
@@ -203,6 +261,147 @@ func TestVanishedRepositoryDeletesNothing(t *testing.T) {
 	h.idle()
 	if !exists() {
 		t.Fatal("a vanished repository deleted the app")
+	}
+}
+
+// TestForcePushToNothingDeletesNothing: the branch is force-pushed to an unrelated root commit
+// with an empty tree, then to one with files but no app manifests. Neither revision loads, so
+// flyt cannot know that the app was removed: nothing is pruned or deleted (the live objects
+// are the very same ones), and each revision's deploy of the app records why it could not be
+// used.
+func TestForcePushToNothingDeletesNothing(t *testing.T) {
+	h := newHarness(t)
+	sha := h.push(map[string]string{".nais/app.yaml": app("kept", "registry.example/kept:1") + "---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept-extra\ndata:\n  a: b\n"}, "first")
+	if d := h.waitDeploy("kept", "dev", sha); d.State != history.StateSuccess {
+		t.Fatalf("first deploy %s: %s", d.State, d.Message)
+	}
+	h.idle()
+	uids := func() map[string]string {
+		out := map[string]string{}
+		for name, o := range map[string]client.Object{"Deployment/kept": &appsv1.Deployment{}, "Service/kept": &corev1.Service{},
+			"ServiceAccount/kept": &corev1.ServiceAccount{}, "ConfigMap/kept-extra": &corev1.ConfigMap{}} {
+			_, n, _ := strings.Cut(name, "/")
+			if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: n}, o); err != nil {
+				t.Fatalf("%s after the force-push: %v", name, err)
+			}
+			out[name] = string(o.GetUID())
+		}
+		return out
+	}
+	before := uids()
+
+	for _, tt := range []struct {
+		name, want string
+		files      map[string]string
+	}{
+		{"empty tree", "found neither .flyt.yaml nor a .nais/ folder", nil},
+		{"no app manifests", "found neither .flyt.yaml nor a .nais/ folder", map[string]string{"README.md": "this repository moved\n"}},
+		{"an app folder without apps", "no file here holds a nais.io/v1alpha1 Application", map[string]string{".nais/README.md": "apps moved elsewhere\n"}},
+	} {
+		forced := h.repo.ForcePush(t, tt.files, "force-push: "+tt.name)
+		h.sync()
+		h.idle()
+		if got := uids(); !maps.Equal(got, before) {
+			t.Errorf("%s: live objects %v, want the same objects as before (%v)", tt.name, got, before)
+		}
+		var atForced *history.DeployDetail
+		for _, d := range h.deploys("kept", "dev") {
+			dd, err := h.store.Get(t.Context(), d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range dd.Objects {
+				if o.Action == history.ActionDeleted {
+					t.Errorf("%s: deploy %d (%s) deleted %s/%s", tt.name, d.ID, shortSHA(d.Commit), o.Kind, o.Name)
+				}
+			}
+			for _, s := range dd.Statuses {
+				if s.Step == "prune" {
+					t.Errorf("%s: deploy %d (%s) has a prune step: %s", tt.name, d.ID, shortSHA(d.Commit), s.Message)
+				}
+			}
+			if d.Commit == forced && atForced == nil {
+				atForced = dd
+			}
+		}
+		if atForced == nil {
+			t.Errorf("%s: no deploy of kept records revision %s", tt.name, shortSHA(forced))
+		} else if atForced.State != history.StateFailure || !strings.Contains(atForced.Message, tt.want) {
+			t.Errorf("%s: deploy of the force-pushed revision ended %s (%q), want a failure saying %q", tt.name, atForced.State, atForced.Message, tt.want)
+		}
+		if held := h.ctrl.Held(); len(held) != 0 {
+			t.Errorf("%s: held = %+v", tt.name, held)
+		}
+		if last, err := h.store.LastSuccess(t.Context(), "kept", "dev"); err != nil || last.Commit != sha {
+			t.Errorf("%s: last success = %v (%v), want still the first deploy", tt.name, last, err)
+		}
+	}
+	// A resync afterwards changes nothing either.
+	h.ctrl.ResyncAll()
+	h.idle()
+	if got := uids(); !maps.Equal(got, before) {
+		t.Errorf("after a resync: live objects %v, want %v", got, before)
+	}
+}
+
+// TestPruneOptOutIsRespected: of two ConfigMaps a new revision no longer has, the one
+// annotated flyt.dev/prune: disabled stays in the cluster, untouched, and is recorded as
+// skipped; the other is pruned. A later deploy does not try to prune the kept one again.
+func TestPruneOptOutIsRespected(t *testing.T) {
+	h := newHarness(t)
+	configMaps := "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: optout-keep\n  annotations:\n    " + AnnotationPrune + ": " + PruneDisabled + "\ndata:\n  a: b\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: optout-drop\ndata:\n  a: b\n"
+	sha1 := h.push(map[string]string{".nais/app.yaml": app("optout", "registry.example/optout:1") + configMaps}, "two config maps")
+	if d := h.waitDeploy("optout", "dev", sha1); d.State != history.StateSuccess {
+		t.Fatalf("first deploy %s: %s", d.State, d.Message)
+	}
+	key := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: h.devNS, Name: name} }
+	var kept corev1.ConfigMap
+	if err := plane.Client().Get(t.Context(), key("optout-keep"), &kept); err != nil {
+		t.Fatal(err)
+	}
+
+	sha2 := h.push(map[string]string{".nais/app.yaml": app("optout", "registry.example/optout:2")}, "drop both config maps")
+	d := h.waitDeploy("optout", "dev", sha2)
+	if d.State != history.StateSuccess {
+		t.Fatalf("second deploy %s: %s", d.State, d.Message)
+	}
+	acts := objectActions(d)
+	if acts["ConfigMap/optout-drop"] != history.ActionDeleted || acts["ConfigMap/optout-keep"] != history.ActionSkipped {
+		t.Errorf("actions = %v, want optout-drop deleted and optout-keep skipped", acts)
+	}
+	var pruneMsgs []string
+	for _, s := range d.Statuses {
+		if s.Step == "prune" {
+			pruneMsgs = append(pruneMsgs, s.Message)
+		}
+	}
+	if len(pruneMsgs) != 1 || !strings.Contains(pruneMsgs[0], "ConfigMap/"+h.devNS+"/optout-drop") || strings.Contains(pruneMsgs[0], "optout-keep") {
+		t.Errorf("prune status = %q, want it to name optout-drop only", pruneMsgs)
+	}
+	if err := plane.Client().Get(t.Context(), key("optout-drop"), &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("optout-drop after the prune: err %v, want not found", err)
+	}
+	var after corev1.ConfigMap
+	if err := plane.Client().Get(t.Context(), key("optout-keep"), &after); err != nil {
+		t.Fatalf("optout-keep was pruned despite %s: %s: %v", AnnotationPrune, PruneDisabled, err)
+	}
+	if after.UID != kept.UID || after.ResourceVersion != kept.ResourceVersion || after.Data["a"] != "b" {
+		t.Errorf("optout-keep was touched: uid %s → %s, resourceVersion %s → %s, data %v", kept.UID, after.UID, kept.ResourceVersion, after.ResourceVersion, after.Data)
+	}
+
+	// The next deploy neither prunes nor records the kept object again.
+	sha3 := h.push(map[string]string{".nais/app.yaml": app("optout", "registry.example/optout:3")}, "v3")
+	d3 := h.waitDeploy("optout", "dev", sha3)
+	if d3.State != history.StateSuccess {
+		t.Fatalf("third deploy %s: %s", d3.State, d3.Message)
+	}
+	if a, ok := objectActions(d3)["ConfigMap/optout-keep"]; ok {
+		t.Errorf("third deploy recorded optout-keep as %s", a)
+	}
+	if err := plane.Client().Get(t.Context(), key("optout-keep"), &after); err != nil || after.ResourceVersion != kept.ResourceVersion {
+		t.Errorf("optout-keep after the third deploy: %v, resourceVersion %s → %s", err, kept.ResourceVersion, after.ResourceVersion)
 	}
 }
 
