@@ -52,6 +52,7 @@ func (b *bench) kubectlSync(ctx context.Context, i int) (syncResult, error) {
 		return res, err
 	}
 	kubectl := filepath.Join(os.Getenv("FLYT_CONTROLPLANE_DIR"), "bin", "kubectl")
+	use := snapCPU(b.plane)
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", b.plane.Kubeconfig(), "apply", "--server-side", "--field-manager", "kubectl-bench", "-f", file)
 	out, err := cmd.CombinedOutput()
@@ -69,6 +70,7 @@ func (b *bench) kubectlSync(ctx context.Context, i int) (syncResult, error) {
 		return res, err
 	}
 	res.AvailableSeconds = time.Since(start).Seconds()
+	use.since(b.plane, &res)
 	after, err := apiserverMetrics(ctx, b.plane.RESTConfig())
 	if err != nil {
 		return res, err
@@ -101,6 +103,7 @@ func (b *bench) directSync(ctx context.Context, i int) (syncResult, error) {
 		return res, err
 	}
 	cpu0 := selfCPU()
+	use := snapCPU(b.plane)
 	start := time.Now()
 	work := make(chan unit)
 	errs := make(chan error, b.c.Workers)
@@ -139,6 +142,7 @@ func (b *bench) directSync(ctx context.Context, i int) (syncResult, error) {
 		return res, err
 	}
 	res.AvailableSeconds = time.Since(start).Seconds()
+	use.since(b.plane, &res)
 	after, err := apiserverMetrics(ctx, b.plane.RESTConfig())
 	if err != nil {
 		return res, err

@@ -78,6 +78,10 @@ type syncResult struct {
 	PeakRSSMiB float64            `json:"peakRSSMiB,omitempty"`
 	CPUSeconds float64            `json:"cpuSeconds,omitempty"`
 	Failed     int                `json:"failed"`
+	// PlaneCPU is each control-plane component's CPU seconds during the run, and MachineBusy
+	// the share of the machine's CPU time that was busy (all processes).
+	PlaneCPU    map[string]float64 `json:"planeCPUSeconds,omitempty"`
+	MachineBusy float64            `json:"machineBusy,omitempty"`
 	// StepMeans are flyt's mean seconds per deploy step (apply, wait) and per deploy, from
 	// its own histograms.
 	StepMeans    map[string]float64 `json:"stepMeans,omitempty"`
@@ -108,6 +112,7 @@ func (b *bench) flytSync(ctx context.Context, i int, keep bool) (syncResult, *fl
 	if err != nil {
 		return res, nil, err
 	}
+	use := snapCPU(b.plane)
 	start := time.Now()
 	p, err := b.startFlyt(ctx, run, config)
 	if err != nil {
@@ -168,6 +173,7 @@ func (b *bench) flytSync(ctx context.Context, i int, keep bool) (syncResult, *fl
 		res.StepMeans["queue"] = m.sum("flyt_queue_wait_seconds_sum") / n
 	}
 	res.PeakRSSMiB, res.CPUSeconds, _ = procStats(p.cmd.Process.Pid)
+	use.since(b.plane, &res)
 	after, err := apiserverMetrics(ctx, b.plane.RESTConfig())
 	if err != nil {
 		return res, nil, err

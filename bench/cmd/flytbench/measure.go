@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -16,6 +18,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/flyt-platform/flyt/internal/controlplane"
 )
 
 // sample is one line of a Prometheus text exposition.
@@ -307,3 +311,50 @@ func loadAvg() string {
 }
 
 type syscallRusage = syscall.Rusage
+
+// cpuUse is a snapshot of where the machine's CPU time went: each control-plane component's
+// CPU seconds, and the machine's busy and total jiffies (/proc/stat). The difference of two
+// snapshots says what bound a run: a machine busy all along, and by which component.
+type cpuUse struct {
+	plane       map[string]float64
+	busy, total float64
+}
+
+func snapCPU(p *controlplane.Plane) cpuUse {
+	u := cpuUse{plane: map[string]float64{}}
+	if pids, err := os.ReadFile(filepath.Join(p.Dir(), "pids")); err == nil {
+		for _, s := range strings.Fields(string(pids)) {
+			pid, _ := strconv.Atoi(s)
+			exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+			if err != nil {
+				continue
+			}
+			if _, cpu, err := procStats(pid); err == nil {
+				u.plane[filepath.Base(exe)] += cpu
+			}
+		}
+	}
+	if stat, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(stat), "\n")
+		for i, f := range strings.Fields(line)[1:] {
+			v, _ := strconv.ParseFloat(f, 64)
+			u.total += v
+			if i != 3 && i != 4 { // idle, iowait
+				u.busy += v
+			}
+		}
+	}
+	return u
+}
+
+// since fills r with the CPU used from u until now.
+func (u cpuUse) since(p *controlplane.Plane, r *syncResult) {
+	now := snapCPU(p)
+	r.PlaneCPU = map[string]float64{}
+	for name, v := range now.plane {
+		r.PlaneCPU[name] = math.Round((v-u.plane[name])*10) / 10
+	}
+	if d := now.total - u.total; d > 0 {
+		r.MachineBusy = math.Round((now.busy-u.busy)/d*1000) / 1000
+	}
+}

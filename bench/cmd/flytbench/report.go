@@ -286,6 +286,7 @@ func (r *report) markdown() string {
 				r.of("flyt", func(s syncResult) float64 { return s.StepMeans["wait"] }),
 				means, c.Workers, float64(c.Workers)/max(means.med-r.of("flyt", func(s syncResult) float64 { return s.StepMeans["wait"] }).med, apply.med))
 		}
+		b.WriteString(r.cpuTable())
 		flytApplied := r.of("flyt", func(s syncResult) float64 { return s.AppliedSeconds }).med
 		flytAvail := r.of("flyt", func(s syncResult) float64 { return s.AvailableSeconds }).med
 		for _, base := range []string{"kubectl", "direct-ssa"} {
@@ -355,5 +356,36 @@ func (r *report) markdown() string {
 		b.WriteString(strings.TrimSpace(r.History))
 		b.WriteString("\n```\n")
 	}
+	return b.String()
+}
+
+// cpuTable says where the machine's CPU went during each tool's initial sync: the tool, each
+// control-plane component, and how busy the whole machine was (medians over the runs).
+func (r *report) cpuTable() string {
+	var names []string
+	for _, s := range r.Sync {
+		for n := range s.PlaneCPU {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString("Where the CPU went from start to Available (CPU seconds, medians; the machine has " + fmt.Sprint(r.Machine.NProc) + " cores, so a busy share near 100% means the run was bound by CPU, whoever used it):\n\n| tool | tool's CPU | " + strings.Join(names, " | ") + " | machine busy |\n|---|---|" + strings.Repeat("---|", len(names)) + "---|\n")
+	for _, tool := range []string{"kubectl", "direct-ssa", "flyt"} {
+		if r.of(tool, func(s syncResult) float64 { return 1 }).med == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.0f |", tool, r.of(tool, func(s syncResult) float64 { return s.CPUSeconds }).med)
+		for _, n := range names {
+			fmt.Fprintf(&b, " %.0f |", r.of(tool, func(s syncResult) float64 { return s.PlaneCPU[n] }).med)
+		}
+		fmt.Fprintf(&b, " %.0f%% |\n", 100*r.of(tool, func(s syncResult) float64 { return s.MachineBusy }).med)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
