@@ -17,6 +17,10 @@ import (
 
 // apply applies objs server-side and returns what it did to each.
 //
+// An object the watch shows exactly as flyt would apply it (liveCache.inSync: flyt's fields
+// untouched since it applied them, and the same digest) is left alone and recorded
+// unchanged: a new revision that changes one object of an app writes that one.
+//
 // Objects the cluster's watch shows do not exist yet are created with one apply request each,
 // all at once, but workloads only after the rest (their pods need the ServiceAccount and
 // config). Everything else goes
@@ -32,9 +36,12 @@ import (
 func (c *Cluster) apply(ctx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
 	sort.Sort(ssa.SortableUnstructureds(objs))
 	absent := c.live.absent(ctx, objs)
+	entries := map[*unstructured.Unstructured]ssa.ChangeSetEntry{}
 	var rest, first, workloads []*unstructured.Unstructured
 	for _, o := range objs {
 		switch {
+		case !absent[o] && c.live.inSync(ctx, o):
+			entries[o] = changeSetEntry(o, ssa.UnchangedAction)
 		case !absent[o]:
 			rest = append(rest, o)
 		case isWorkload(o):
@@ -43,7 +50,6 @@ func (c *Cluster) apply(ctx context.Context, objs []*unstructured.Unstructured) 
 			first = append(first, o)
 		}
 	}
-	entries := map[*unstructured.Unstructured]ssa.ChangeSetEntry{}
 	err := c.create(ctx, first, entries)
 	if err == nil {
 		err = c.create(ctx, workloads, entries)
@@ -85,13 +91,17 @@ func (c *Cluster) create(ctx context.Context, objs []*unstructured.Unstructured,
 				action = ssa.CreatedAction
 			}
 			mu.Lock()
-			entries[o] = ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version,
-				Subject: utils.FmtUnstructured(o), Action: action}
+			entries[o] = changeSetEntry(o, action)
 			mu.Unlock()
 			return nil
 		})
 	}
 	return g.Wait()
+}
+
+func changeSetEntry(o *unstructured.Unstructured, action ssa.Action) ssa.ChangeSetEntry {
+	return ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version,
+		Subject: utils.FmtUnstructured(o), Action: action}
 }
 
 // isWorkload reports whether o runs pods, which need the service account, config and

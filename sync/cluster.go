@@ -23,13 +23,20 @@ import (
 const FieldManager = "flyt"
 
 // Labels and annotations flyt puts on every object it applies. The labels let flyt find its
-// objects again if the history store is lost; the annotations say which deploy wrote them and
-// let teams opt an object out of pruning.
+// objects again if the history store is lost; the annotations say which deploy last wrote an
+// object and what it wrote, and let teams opt an object out of pruning.
 const (
 	LabelApp         = "flyt.dev/app"
 	LabelTeam        = "flyt.dev/team"
 	LabelEnvironment = "flyt.dev/environment"
+	// AnnotationDeploy is the id of the deploy that last wrote the object. A deploy writes
+	// only the objects it changes, so an object the new revision leaves as it was keeps the
+	// id of the deploy that made it so.
 	AnnotationDeploy = "flyt.dev/deploy-id"
+	// AnnotationDigest is a hash of the object as flyt applied it (labels, annotations and
+	// all, less AnnotationDeploy): with the watch of flyt's field ownership it tells, without
+	// a request, that a live object is still exactly what a revision renders.
+	AnnotationDigest = "flyt.dev/digest"
 	// AnnotationPrune set to PruneDisabled keeps an object in the cluster when a later revision
 	// no longer has it.
 	AnnotationPrune = "flyt.dev/prune"

@@ -158,9 +158,16 @@ func NewController(opts Options) *Controller {
 }
 
 // Run marks deploys a dead process left unfinished as inactive, starts the workers and the
-// resync loop, and blocks until ctx ends; in-flight deploys then finish (or are recorded
-// inactive) before it returns.
-func (c *Controller) Run(ctx context.Context) error {
+// resync loop, and blocks until ctx ends; in-flight deploys are then cut off (recorded
+// inactive) before it returns. RunDraining lets them finish first.
+func (c *Controller) Run(ctx context.Context) error { return c.RunDraining(ctx, ctx) }
+
+// RunDraining is Run with a separate end for deploys: when ctx ends the controller takes no
+// new work (keys still queued are dropped; a restart queues every app again), and the deploys
+// in flight, applying or waiting for their rollout, go on until they finish or deploys ends.
+// Those cut off by deploys' end are recorded inactive, with context.Cause(deploys) as their
+// message. It returns once every deploy has ended; deploys must end for that.
+func (c *Controller) RunDraining(ctx, deploys context.Context) error {
 	// Freezes first: no work starts before the controller knows what an operator froze,
 	// under this process or an earlier leader.
 	if err := c.loadFreezes(ctx); err != nil {
@@ -174,7 +181,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg gosync.WaitGroup
 	for range c.opts.Workers {
 		wg.Go(func() {
-			for c.processNext(ctx) {
+			for c.processNext(ctx, deploys) {
 			}
 		})
 	}
@@ -493,10 +500,16 @@ func (c *Controller) appInfo(app string) *appInfo {
 	return nil
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
+// processNext reconciles the next key in deploys' context, unless ctx (taking work) has ended.
+func (c *Controller) processNext(ctx, deploys context.Context) bool {
 	k, shutdown := c.queue.Get()
 	if shutdown {
 		return false
+	}
+	if ctx.Err() != nil {
+		// Stopping: the queue drains without starting deploys.
+		c.queue.Done(k)
+		return true
 	}
 	c.active.Add(1)
 	defer c.active.Add(-1)
@@ -512,7 +525,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	}
 	c.opts.Metrics.queue(depth, waited)
 
-	err := c.reconcile(ctx, k, r)
+	err := c.reconcile(deploys, k, r)
 	if err == nil {
 		c.queue.Forget(k)
 		return true

@@ -2,6 +2,9 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -374,7 +377,33 @@ func prepare(in []*unstructured.Unstructured, t Target, id int64, p Policy) ([]*
 	if err := normalize.UnstructuredList(out); err != nil {
 		return nil, fmt.Errorf("normalize objects: %w", err)
 	}
+	for _, o := range out {
+		if err := setDigest(o); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// setDigest sets o's AnnotationDigest: a hash of o as it will be applied, without its
+// AnnotationDeploy (which changes every deploy) and without the digest itself.
+func setDigest(o *unstructured.Unstructured) error {
+	ann := o.GetAnnotations()
+	id := ann[AnnotationDeploy]
+	delete(ann, AnnotationDeploy)
+	delete(ann, AnnotationDigest)
+	o.SetAnnotations(ann)
+	data, err := json.Marshal(o.Object) // maps marshal with sorted keys: one form per object
+	if err != nil {
+		return fmt.Errorf("digest of %s: %w", subject(o), err)
+	}
+	sum := sha256.Sum256(data)
+	if id != "" {
+		ann[AnnotationDeploy] = id
+	}
+	ann[AnnotationDigest] = hex.EncodeToString(sum[:12])
+	o.SetAnnotations(ann)
+	return nil
 }
 
 // prune deletes the objects of the previous inventory that the new render lacks. Only objects
@@ -558,7 +587,7 @@ func (d *Deployer) Drifted(ctx context.Context, cluster *Cluster, rendered []*un
 	}
 	var drifted []string
 	for _, o := range objs {
-		if cluster.live.inSync(ctx, o, lastID) {
+		if cluster.live.inSync(ctx, o) {
 			continue
 		}
 		// Read the live object first: what the dry-run then finds in sync is this version.
@@ -567,6 +596,12 @@ func (d *Deployer) Drifted(ctx context.Context, cluster *Cluster, rendered []*un
 		getErr := cluster.client.Get(ctx, client.ObjectKeyFromObject(o), live)
 		if getErr != nil && !apierrors.IsNotFound(getErr) {
 			return nil, fmt.Errorf("read %s: %w", subject(o), getErr)
+		}
+		if id, ok := live.GetAnnotations()[AnnotationDeploy]; ok && getErr == nil {
+			// Which deploy last wrote the object is not drift: compare what it holds.
+			ann := o.GetAnnotations()
+			ann[AnnotationDeploy] = id
+			o.SetAnnotations(ann)
 		}
 		e, _, _, err := cluster.manager.Diff(ctx, o, ssa.DefaultDiffOptions())
 		if err != nil {
@@ -577,7 +612,7 @@ func (d *Deployer) Drifted(ctx context.Context, cluster *Cluster, rendered []*un
 			drifted = append(drifted, e.Subject)
 		case ssa.UnchangedAction:
 			if getErr == nil {
-				cluster.live.verify(live, lastID)
+				cluster.live.verify(live)
 			}
 		}
 	}

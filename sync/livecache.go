@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
-	"strconv"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -25,20 +24,22 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// liveCache makes the drift check of an unchanged app cost no API request. It watches the
-// metadata of flyt's objects (metadata-only informers, one per kind and namespace, started
-// the first time a drift check needs them) and remembers, per object, the fingerprint of
-// flyt's field ownership at the moment flyt knew the object to be as it applied it: from the
-// response of flyt's own apply, or after a dry-run diff found no drift.
+// liveCache makes the drift check of an unchanged app, and the apply of an object a new
+// revision leaves as it was, cost no API request. It watches the metadata of flyt's objects
+// (metadata-only informers, one per kind and namespace, started the first time they are
+// needed) and remembers, per object, the fingerprint of flyt's field ownership at the moment
+// flyt knew the object to be as it applied it: from the response of flyt's own apply, or after
+// a dry-run diff found no drift.
 //
 // The fingerprint is a hash of flyt's server-side-apply managedFields entry (its field set,
 // without the timestamp). Any change to a field flyt owns, by anyone else and by any route
 // (kubectl edit, scale, apply --force-conflicts, a controller's update), takes the field away
 // from flyt and so changes the fingerprint; status updates and fields flyt does not own do
-// not. An object whose fingerprint still matches is in sync; any other (changed, deleted, not
-// yet seen by the watch, or never verified since flyt started) gets the full dry-run diff.
-// The cache only ever skips work: a wrong or missing entry costs requests, never a missed
-// drift that the dry-run would have found.
+// not. An object whose fingerprint still matches, and whose AnnotationDigest equals the
+// digest of what flyt would apply now, is exactly as rendered; any other (changed, deleted,
+// not yet seen by the watch, or never verified since flyt started) gets the full dry-run
+// diff, or the apply. The cache only ever skips work: a wrong or missing entry costs
+// requests, never a missed drift that the dry-run would have found.
 type liveCache struct {
 	client      metadata.Interface
 	typed       kubernetes.Interface
@@ -49,7 +50,7 @@ type liveCache struct {
 
 	mu        gosync.Mutex
 	informers map[informerKey]*informer
-	verified  map[string]verified // by objKey
+	verified  map[string]string // flyt's fingerprint when it last knew the object in sync, by objKey
 }
 
 // informer is one watch; disabled when the API server refused it (flyt's identity there
@@ -66,20 +67,13 @@ type informerKey struct {
 	full bool
 }
 
-// verified is an object's fingerprint when flyt last knew it in sync, for the deploy whose
-// objects it was.
-type verified struct {
-	deploy      string
-	fingerprint string
-}
-
 // syncTimeout bounds the wait for a new informer's first list; a drift check that cannot
 // use the cache by then (no list/watch permission, a slow API server) does the dry-run.
 const syncTimeout = 10 * time.Second
 
 func newLiveCache(ctx context.Context, client metadata.Interface, typed kubernetes.Interface, mapper meta.RESTMapper, environment string) *liveCache {
 	return &liveCache{client: client, typed: typed, mapper: mapper, environment: environment, ctx: ctx,
-		informers: map[informerKey]*informer{}, verified: map[string]verified{}}
+		informers: map[informerKey]*informer{}, verified: map[string]string{}}
 }
 
 // fingerprint hashes flyt's apply entry in managed fields; "" when flyt owns nothing there.
@@ -104,41 +98,33 @@ func fingerprint(entries []metav1.ManagedFieldsEntry) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// observeApplied records the object flyt just applied (the API server's response) as in sync
-// for the deploy named in its annotation.
-func (c *liveCache) observeApplied(u *unstructured.Unstructured) {
-	fp := fingerprint(u.GetManagedFields())
-	deploy := u.GetAnnotations()[AnnotationDeploy]
-	if fp == "" || deploy == "" {
-		return
-	}
-	gvk := u.GroupVersionKind()
-	c.mu.Lock()
-	c.verified[objKey(gvk.Group, gvk.Kind, u.GetNamespace(), u.GetName())] = verified{deploy, fp}
-	c.mu.Unlock()
-}
+// observeApplied records the object flyt just applied (the API server's response) as in sync.
+func (c *liveCache) observeApplied(u *unstructured.Unstructured) { c.verify(u) }
 
-// verify records live, just read from the API server and found in sync, for deploy.
-func (c *liveCache) verify(live *unstructured.Unstructured, deploy int64) {
+// verify records live, flyt's own apply response or just read from the API server and found
+// in sync, as in sync.
+func (c *liveCache) verify(live *unstructured.Unstructured) {
 	fp := fingerprint(live.GetManagedFields())
 	if fp == "" {
 		return
 	}
 	gvk := live.GroupVersionKind()
 	c.mu.Lock()
-	c.verified[objKey(gvk.Group, gvk.Kind, live.GetNamespace(), live.GetName())] = verified{strconv.FormatInt(deploy, 10), fp}
+	c.verified[objKey(gvk.Group, gvk.Kind, live.GetNamespace(), live.GetName())] = fp
 	c.mu.Unlock()
 }
 
-// inSync reports whether the watch shows o unchanged since flyt last knew it in sync for
-// deploy. False means "check it", not "drifted".
-func (c *liveCache) inSync(ctx context.Context, o *unstructured.Unstructured, deploy int64) bool {
+// inSync reports whether the watch shows o exactly as flyt would apply it now: flyt's field
+// ownership unchanged since flyt last knew the object in sync, and the digest of what it
+// applied then equal to o's. False means "check it", not "drifted".
+func (c *liveCache) inSync(ctx context.Context, o *unstructured.Unstructured) bool {
 	gvk := o.GroupVersionKind()
 	key := objKey(gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName())
 	c.mu.Lock()
-	v, ok := c.verified[key]
+	fp, ok := c.verified[key]
 	c.mu.Unlock()
-	if !ok || v.deploy != strconv.FormatInt(deploy, 10) {
+	digest := o.GetAnnotations()[AnnotationDigest]
+	if !ok || digest == "" {
 		return false
 	}
 	inf := c.informer(ctx, gvk, o.GetNamespace())
@@ -150,7 +136,7 @@ func (c *liveCache) inSync(ctx context.Context, o *unstructured.Unstructured, de
 		return false
 	}
 	m, ok := item.(*cachedObject)
-	return ok && m.fingerprint == v.fingerprint
+	return ok && m.fingerprint == fp && m.digest == digest
 }
 
 // absent returns the objects among objs that the watch shows do not exist. Objects it cannot
@@ -280,13 +266,14 @@ func trimDeployment(obj any) (any, error) {
 	return t, nil
 }
 
-// cachedObject is what the cache keeps of an object: its identity and fingerprint.
+// cachedObject is what the cache keeps of an object: its identity, fingerprint and digest.
 type cachedObject struct {
 	metav1.PartialObjectMetadata
 	fingerprint string
+	digest      string // its AnnotationDigest
 }
 
-// trimForCache replaces an object's metadata with its identity and fingerprint, a few hundred
+// trimForCache replaces an object's metadata with its identity, fingerprint and digest, a few hundred
 // bytes whatever the size of its managed fields. client-go may transform an object twice.
 func trimForCache(obj any) (any, error) {
 	m, ok := obj.(*metav1.PartialObjectMetadata)
@@ -297,5 +284,6 @@ func trimForCache(obj any) (any, error) {
 		PartialObjectMetadata: metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
 			Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}},
 		fingerprint: fingerprint(m.ManagedFields),
+		digest:      m.Annotations[AnnotationDigest],
 	}, nil
 }

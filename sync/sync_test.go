@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,15 +90,28 @@ func TestCommitDeploysChangesAndPrunes(t *testing.T) {
 		}
 	}
 
-	// A change and a removed resource: configured, then pruned.
+	// A change and a removed resource: configured, then pruned; what the change leaves as it
+	// was is not written (its deploy-id annotation still names the first deploy).
+	var svc corev1.Service
+	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello"}, &svc); err != nil {
+		t.Fatal(err)
+	}
 	sha2 := h.push(map[string]string{".nais/app.yaml": app("hello", "registry.example/hello:{{shortCommit}}")}, "drop the config map")
 	d2 := h.waitDeploy("hello", "dev", sha2)
 	if d2.State != history.StateSuccess {
 		t.Fatalf("second deploy = %s (%s)", d2.State, d2.Message)
 	}
 	acts = objectActions(d2)
-	if acts["Deployment/hello"] != history.ActionConfigured || acts["ConfigMap/hello-extra"] != history.ActionDeleted {
-		t.Errorf("actions = %v, want Deployment configured and ConfigMap deleted", acts)
+	if acts["Deployment/hello"] != history.ActionConfigured || acts["ConfigMap/hello-extra"] != history.ActionDeleted ||
+		acts["Service/hello"] != history.ActionUnchanged || acts["ServiceAccount/hello"] != history.ActionUnchanged {
+		t.Errorf("actions = %v, want Deployment configured, ConfigMap deleted, Service and ServiceAccount unchanged", acts)
+	}
+	svcRV := svc.ResourceVersion
+	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello"}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	if svc.ResourceVersion != svcRV || svc.Annotations[AnnotationDeploy] != strconv.FormatInt(d.ID, 10) {
+		t.Errorf("the unchanged Service was written (resourceVersion %s → %s, deploy-id %s, want %d)", svcRV, svc.ResourceVersion, svc.Annotations[AnnotationDeploy], d.ID)
 	}
 	var cm corev1.ConfigMap
 	if err := plane.Client().Get(t.Context(), client.ObjectKey{Namespace: h.devNS, Name: "hello-extra"}, &cm); !apierrors.IsNotFound(err) {

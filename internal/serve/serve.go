@@ -43,8 +43,10 @@ type Options struct {
 	Workers int
 	// Log receives JSON logs. Default: slog JSON on stderr.
 	Log *slog.Logger
-	// ShutdownTimeout bounds how long in-flight deploys may take to finish at shutdown; after
-	// it they are recorded inactive. Default 30s.
+	// ShutdownTimeout bounds how long in-flight deploys may take to finish at shutdown
+	// (SIGTERM, Ctrl-C): flyt then takes no new work, lets the deploys in flight go on for up
+	// to this long, cuts off those still running and records them inactive ("flyt shut down
+	// …"), and exits. The next start (or leader) deploys their keys again. Default 30s.
 	ShutdownTimeout time.Duration
 	// Ready, when set, is called with the address the server listens on once it serves.
 	Ready func(addr string)
@@ -201,14 +203,16 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Go(func() { _ = watcher.Run(runCtx, 5*time.Second) })
 	wg.Go(func() { followConfig(runCtx) })
 
-	// The controller and the poller run in a context of their own so that shutdown can give
-	// in-flight deploys a bounded time to finish.
+	// The controller and the poller run in a context of their own, so that shutdown stops
+	// them taking work while the deploys in flight, in deployCtx, get a bounded time to finish.
 	ctrlCtx, ctrlCancel := context.WithCancel(context.WithoutCancel(runCtx))
 	defer ctrlCancel()
+	deployCtx, cutDeploys := context.WithCancelCause(context.WithoutCancel(runCtx))
+	defer cutDeploys(nil)
 	reconcile := func(ctx context.Context) {
 		var rg gosync.WaitGroup
 		rg.Go(func() {
-			if err := s.ctrl.Run(ctx); err != nil {
+			if err := s.ctrl.RunDraining(ctx, deployCtx); err != nil {
 				errs <- err
 			}
 		})
@@ -261,21 +265,32 @@ func Run(ctx context.Context, opts Options) error {
 		runErr = ErrLeadershipLost
 		log.Error("lost the leader lease; stopping so that a fresh start follows the new leader", "lease", s.elector.cfg.Namespace+"/"+s.elector.cfg.Name)
 	}
-	log.Info("shutting down")
-	s.setReady(false)
 	shutdown := opts.ShutdownTimeout
 	if shutdown <= 0 {
 		shutdown = 30 * time.Second
 	}
+	log.Info("shutting down", "shutdownTimeout", shutdown.String())
+	s.setReady(false)
 	// Stop taking work, let running deploys finish within the bound, then cut them off: a
-	// deploy cut off records itself inactive.
+	// deploy cut off records itself inactive with the cause as its message. A leader that
+	// lost its Lease cuts them off at once: another replica may already be at them.
 	ctrlCancel()
+	if runErr != nil {
+		cutDeploys(fmt.Errorf("flyt shut down before this deploy finished: %w", runErr))
+	}
+	cutoff := time.AfterFunc(shutdown, func() {
+		log.Warn("cutting off the deploys still in flight at the shutdown timeout; they are recorded inactive", "shutdownTimeout", shutdown.String())
+		cutDeploys(fmt.Errorf("flyt shut down before this deploy finished (deploys in flight get %s at shutdown)", shutdown))
+	})
+	defer cutoff.Stop()
 	ctrlStopped := true
 	select {
 	case <-ctrlDone:
-	case <-time.After(shutdown):
+	case <-time.After(shutdown + 15*time.Second):
+		// A cut-off deploy has 10s to record itself; one that has not by now (its history
+		// store hangs) is recorded inactive at the next start.
 		ctrlStopped = false
-		log.Warn("in-flight deploys did not finish in time; they are recorded inactive at the next start")
+		log.Warn("in-flight deploys did not end in time; they are recorded inactive at the next start")
 	}
 	if s.elector != nil {
 		wasLeader := s.elector.leading()
