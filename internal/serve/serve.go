@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -57,6 +58,9 @@ type Options struct {
 	// leader reconciles, and Run returns ErrLeadershipLost if it loses the Lease. Nil runs a
 	// single replica that always reconciles.
 	LeaderElection *LeaderElection
+
+	// metricsRegistered, set by tests, is told the registry flyt's own metrics are on.
+	metricsRegistered func(*prometheus.Registry)
 }
 
 // Run runs flyt until ctx ends.
@@ -108,14 +112,18 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
-	// Metrics: flyt's own beside controller-runtime's registry, which already carries the Go
-	// runtime, process, workqueue and client-go request metrics.
-	reg := ctrlmetrics.Registry
+	// Metrics: flyt's own, on a registry of this run's (so that a process may run Run more
+	// than once), served beside controller-runtime's global registry, which carries the Go
+	// runtime, process, client-go request and leader-election metrics.
+	reg := prometheus.NewRegistry()
 	syncMetrics := flytsync.NewMetrics(reg)
 	gitMetrics := source.NewMetrics(reg)
 	hookMetrics, err := webhook.NewMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("register webhook metrics: %w", err)
+	}
+	if opts.metricsRegistered != nil {
+		opts.metricsRegistered(reg)
 	}
 
 	externalURL := p.Server.ExternalURL
@@ -183,7 +191,7 @@ func Run(ctx context.Context, opts Options) error {
 	apiServer := api.NewServer(api.Options{Store: store, Operator: s.ctrl, Platform: watcher.Current, Log: log, ExternalURL: externalURL})
 	mux := http.NewServeMux()
 	mux.Handle("/webhook/", s.receiver)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{ctrlmetrics.Registry, reg}, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST "+refreshPath, s.serveRefresh)
