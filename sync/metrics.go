@@ -22,7 +22,7 @@ type Metrics struct {
 	queueWait prometheus.Histogram
 	// drift counts drift corrections. Label: environment.
 	drift *prometheus.CounterVec
-	// current is 1 for the state of the newest deploy of each app and environment. Labels: app,
+	// current is 1, labelled with the state of the newest deploy, for each app and environment. Labels: app,
 	// team, environment, state.
 	current *prometheus.GaugeVec
 }
@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flyt_drift_corrections_total", Help: "Deploys that corrected drift of live objects, by environment.",
 		}, []string{"environment"}),
 		current: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "flyt_app_state", Help: "1 for the state of the newest deploy of each app and environment, 0 for the other states.",
+			Name: "flyt_app_state", Help: "1, labelled with the state of the newest deploy of each app and environment; one series per app and environment.",
 		}, []string{"app", "team", "environment", "state"}),
 	}
 	reg.MustRegister(m.deploys, m.duration, m.steps, m.queueDepth, m.queueWait, m.drift, m.current)
@@ -82,13 +82,15 @@ func (m *Metrics) setCurrent(app, team, env, state string) {
 	if m == nil {
 		return
 	}
+	// One series per app and environment, labelled with its state: six per pair (1 for the
+	// state, 0 for the others) made 12,000 series at 1,000 apps in two environments, most of
+	// a scrape's cost. sum by (state) (flyt_app_state) counts the pairs in each state.
 	for _, s := range []string{"queued", "in_progress", "success", "failure", "error", "inactive"} {
-		v := 0.0
-		if s == state {
-			v = 1
+		if s != state {
+			m.current.DeleteLabelValues(app, team, env, s)
 		}
-		m.current.WithLabelValues(app, team, env, s).Set(v)
 	}
+	m.current.WithLabelValues(app, team, env, state).Set(1)
 }
 
 func (m *Metrics) queue(depth int, waited time.Duration) {
