@@ -642,6 +642,11 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 
 	rev, res, renderErr := c.render(ctx, app, team, env, k.App, r.commit)
 	target.Revision = rev
+	if renderErr != nil && automatic(r.trigger) && !r.forced && !r.redeploy && c.failedAlready(ctx, k, rev.Commit, renderFailure(renderErr).Error()) {
+		// A commit that does not render is recorded (and notified) once, not again at every
+		// resync; a new commit, or flyt deploy, tries again.
+		return nil
+	}
 	digest := ""
 	if renderErr == nil && !r.redeploy {
 		digest = res.Digest
@@ -734,6 +739,21 @@ func retryable(err error) error {
 		return errRetry{err}
 	}
 	return nil
+}
+
+// failedAlready reports whether k's newest deploy is a failure of commit with message msg.
+// When the store cannot tell, it is not.
+func (c *Controller) failedAlready(ctx context.Context, k Key, commit, msg string) bool {
+	cur, err := c.opts.Store.Current(ctx, history.Filter{App: k.App, Environment: k.Environment})
+	if err != nil {
+		return false
+	}
+	for _, p := range cur {
+		if d := p.Latest; p.Environment == k.Environment && d != nil {
+			return d.State == history.StateFailure && d.Commit == commit && d.Message == msg
+		}
+	}
+	return false
 }
 
 func automatic(t history.Trigger) bool {

@@ -234,14 +234,19 @@ func (r *Rollout) finish(ctx context.Context, runErr error) (*history.Deploy, er
 	return rec, runErr
 }
 
+// renderFailure is the error a deploy whose render failed ends with.
+func renderFailure(renderErr error) *deployError {
+	var de *deployError
+	if errors.As(renderErr, &de) {
+		return de
+	}
+	return &deployError{history.StateFailure, "render", renderErr}
+}
+
 // apply runs the steps before the readiness wait and returns the objects applied.
 func (d *Deployer) apply(ctx context.Context, cluster *Cluster, id int64, t Target, res *render.Result, renderErr error, p Policy) ([]*unstructured.Unstructured, error) {
 	if renderErr != nil {
-		var de *deployError
-		if errors.As(renderErr, &de) {
-			return nil, de
-		}
-		return nil, &deployError{history.StateFailure, "render", renderErr}
+		return nil, renderFailure(renderErr)
 	}
 	if p.WaitForImages && len(res.Images) > 0 {
 		if err := d.waitImages(ctx, id, res.Images, p.ImageTimeout); err != nil {

@@ -908,3 +908,25 @@ func TestExistingObjectIsConfiguredNotCreated(t *testing.T) {
 		t.Errorf("ConfigMap after the deploy: data %v, labels %v", cm.Data, cm.Labels)
 	}
 }
+
+// A commit that does not render is recorded and notified once: resyncs of the same commit do
+// not add a failure each; the next commit is tried.
+func TestBrokenCommitIsRecordedOnce(t *testing.T) {
+	h := newHarness(t)
+	bad := app("once", "registry.example/once:1") + "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: admin-too\nrules: []\n"
+	sha := h.push(map[string]string{".nais/app.yaml": bad}, "ship a ClusterRole")
+	if d := h.waitDeploy("once", "dev", sha); d.State != history.StateFailure || !strings.Contains(d.Message, "ClusterRole") {
+		t.Fatalf("state %s (%q), want a failure naming the ClusterRole", d.State, d.Message)
+	}
+	for range 3 {
+		h.ctrl.ResyncAll()
+		h.idle()
+	}
+	if ds := h.deploys("once", "dev"); len(ds) != 1 {
+		t.Errorf("three resyncs of the broken commit left %d deploys, want the one failure", len(ds))
+	}
+	fixed := h.push(map[string]string{".nais/app.yaml": app("once", "registry.example/once:1")}, "drop the ClusterRole")
+	if d := h.waitDeploy("once", "dev", fixed); d.State != history.StateSuccess {
+		t.Errorf("the fixed commit ended %s (%q), want success", d.State, d.Message)
+	}
+}
