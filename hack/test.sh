@@ -5,6 +5,7 @@
 # the run. Arguments go to go test.
 set -uo pipefail
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/flyt-test-XXXXXX")
+chmod 1777 "$tmp" # like /tmp: PostgreSQL runs as its own user when the tests run as root
 trap 'rm -rf "$tmp"' EXIT
 TMPDIR=$tmp go test "$@"
 status=$?
