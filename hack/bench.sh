@@ -5,7 +5,7 @@
 #   FLYT_BENCH_N=100          apps (each deployed to dev and prod), spread over 50 repositories
 #   FLYT_BENCH_RUNS=3         repetitions of each scenario
 #   FLYT_BENCH_WORKERS=16     flyt's server.workers (and the direct client's concurrency)
-#   FLYT_BENCH_PUSHES=30      pushes in the push-latency scenario
+#   FLYT_BENCH_PUSHES=100     pushes in the push-latency scenario (p50 and p99 over them)
 #   FLYT_BENCH_HISTORY_N=100000  deploys loaded by the history benchmark (0 skips it)
 #   FLYT_BENCH_SKIP=          scenarios to skip: kubectl,direct,flyt,push,idle,git
 # Extra arguments go to flytbench (go run ./bench/cmd/flytbench -h lists them).

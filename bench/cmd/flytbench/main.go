@@ -54,7 +54,7 @@ func main() {
 	flag.IntVar(&c.Repos, "repos", 50, "repositories the apps are spread over (at most n)")
 	flag.IntVar(&c.Runs, "runs", envInt("FLYT_BENCH_RUNS", 3), "repetitions of each scenario (env FLYT_BENCH_RUNS)")
 	flag.IntVar(&c.Workers, "workers", envInt("FLYT_BENCH_WORKERS", 16), "flyt's server.workers and the direct client's concurrency (env FLYT_BENCH_WORKERS)")
-	flag.IntVar(&c.Pushes, "pushes", envInt("FLYT_BENCH_PUSHES", 30), "pushes in the push-latency scenario (env FLYT_BENCH_PUSHES)")
+	flag.IntVar(&c.Pushes, "pushes", envInt("FLYT_BENCH_PUSHES", 100), "pushes in the push-latency scenario (env FLYT_BENCH_PUSHES)")
 	flag.IntVar(&c.Idle, "idle-cycles", 3, "no-op resync cycles measured")
 	flag.StringVar(&c.Out, "out", "bench/results", "folder for the reports")
 	flag.StringVar(&c.History, "history-output", "", "file holding the history benchmark's output, to embed")
