@@ -1,14 +1,12 @@
 package history
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -727,54 +725,69 @@ func (s *sqlStore) Current(ctx context.Context, f Filter) ([]Current, error) {
 	if len(conds) > 0 {
 		w = " WHERE " + strings.Join(conds, " AND ")
 	}
-	// One statement: each pair's newest deploy, then, where it differs, its newest success,
-	// both found through the catalog (a primary-key probe each), never by searching deploys.
-	// The role column tells them apart.
-	q := `SELECT ` + deployCols + `, 0 FROM app_environments ae JOIN deploys d ON d.id = ae.latest_id` + w +
-		` UNION ALL SELECT ` + deployCols + `, 1 FROM app_environments ae JOIN deploys d ON d.id = ae.success_id` +
-		strings.Replace(w, " WHERE ", " WHERE ae.success_id <> ae.latest_id AND ", 1)
-	if w == "" {
-		q += ` WHERE ae.success_id <> ae.latest_id`
-	}
-	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), append(args, args...)...)
+	// One row per pair: the latest deploy's columns, then the last success's id, both read
+	// from the catalog; the successes are fetched in a second query, usually mostly the same
+	// rows.
+	q := `SELECT ` + deployCols + `, ae.success_id FROM app_environments ae JOIN deploys d ON d.id = ae.latest_id` + w + ` ORDER BY ae.app, ae.environment`
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("current state: %w", err)
 	}
 	defer rows.Close()
-	type pair struct{ app, env string }
-	byPair := map[pair]*Current{}
-	var successes []Deploy
+	out := []Current{}
+	var want []int64
+	successOf := map[int]int64{}
 	for rows.Next() {
-		var role int
-		d, err := scanDeploy(rows, &role)
+		var succ sql.NullInt64
+		d, err := scanDeploy(rows, &succ)
 		if err != nil {
 			return nil, fmt.Errorf("current state: %w", err)
 		}
-		if role == 1 {
-			successes = append(successes, d)
-			continue
+		c := Current{App: d.App, Environment: d.Environment, Team: d.Team, Latest: &d}
+		if succ.Valid {
+			if succ.Int64 == d.ID {
+				c.LastSuccess = c.Latest
+			} else {
+				successOf[len(out)] = succ.Int64
+				want = append(want, succ.Int64)
+			}
 		}
-		c := &Current{App: d.App, Environment: d.Environment, Team: d.Team, Latest: &d}
-		if d.State == StateSuccess {
-			c.LastSuccess = c.Latest
-		}
-		byPair[pair{d.App, d.Environment}] = c
+		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("current state: %w", err)
 	}
-	for i := range successes {
-		if c := byPair[pair{successes[i].App, successes[i].Environment}]; c != nil {
-			c.LastSuccess = &successes[i]
+	rows.Close()
+	byID, err := s.deploysByID(ctx, want)
+	if err != nil {
+		return nil, fmt.Errorf("current state: %w", err)
+	}
+	for i, id := range successOf {
+		if d, ok := byID[id]; ok {
+			out[i].LastSuccess = &d
 		}
 	}
-	out := make([]Current, 0, len(byPair))
-	for _, c := range byPair {
-		out = append(out, *c)
+	return out, nil
+}
+
+// deploysByID loads deploys by ID, in chunks.
+func (s *sqlStore) deploysByID(ctx context.Context, ids []int64) (map[int64]Deploy, error) {
+	out := make(map[int64]Deploy, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		ds, err := s.queryDeploys(ctx, `SELECT `+deployCols+` FROM deploys d WHERE d.id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			out[d.ID] = d
+		}
 	}
-	slices.SortFunc(out, func(a, b Current) int {
-		return cmp.Or(strings.Compare(a.App, b.App), strings.Compare(a.Environment, b.Environment))
-	})
 	return out, nil
 }
 
