@@ -293,8 +293,20 @@ func TestPollerBacksOffFailingRepository(t *testing.T) {
 		<-s.entered // drain the entries of the syncs so far: 3 healthy, 5 of the broken one
 	}
 	seen := map[string]bool{}
+	now := at.Add(12 * time.Minute)
 	for len(seen) < 4 {
-		seen[<-s.entered] = true
+		select {
+		case u := <-s.entered:
+			seen[u] = true
+		case <-time.After(200 * time.Millisecond):
+			// The poller reads the clock, then asks for a timer: when the advance above fell
+			// between the two, its timer is set from the older time and fires later. Step the
+			// clock on until it does.
+			if now = now.Add(30 * time.Second); now.After(at.Add(25 * time.Minute)) {
+				t.Fatalf("only %v polled within 25 minutes", seen)
+			}
+			clock.advanceTo(now)
+		}
 	}
 	select {
 	case ev := <-changes:
