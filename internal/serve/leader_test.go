@@ -65,6 +65,21 @@ func startReplica(t *testing.T, config, dsn, leaseNS string) *replica {
 // the history to the config (SQLite in its data dir).
 func startReplicaWith(t *testing.T, config, dsn, leaseNS, kubeconfig string) *replica {
 	t.Helper()
+	return runServe(t, 20*time.Second, func(addr, url string) []string {
+		args := []string{"serve", "--config", config, "--listen", addr, "--shutdown-timeout", "5s",
+			"--leader-elect", "--leader-election-kubeconfig", kubeconfig, "--leader-election-namespace", leaseNS, "--advertise-url", url}
+		if dsn != "" {
+			args = append(args, "--history", dsn)
+		}
+		return args
+	})
+}
+
+// runServe starts flyt with the arguments args gives for a free listen address, stops it at
+// the end of the test (an interrupt, then a kill after stopWait), and waits until it answers
+// /readyz.
+func runServe(t *testing.T, stopWait time.Duration, args func(addr, url string) []string) *replica {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,24 +87,19 @@ func startReplicaWith(t *testing.T, config, dsn, leaseNS, kubeconfig string) *re
 	addr := ln.Addr().String()
 	ln.Close()
 	url := "http://" + addr
-	args := []string{"serve", "--config", config, "--listen", addr, "--shutdown-timeout", "5s",
-		"--leader-elect", "--leader-election-kubeconfig", kubeconfig, "--leader-election-namespace", leaseNS, "--advertise-url", url}
-	if dsn != "" {
-		args = append(args, "--history", dsn)
-	}
-	cmd := exec.Command(flytBin, args...)
+	cmd := exec.Command(flytBin, args(addr, url)...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{flytProcess: &flytProcess{url: url}, cmd: cmd, done: make(chan struct{}), logsText: logs.String}
+	r := &replica{flytProcess: &flytProcess{url: url, logs: logs}, cmd: cmd, done: make(chan struct{}), logsText: logs.String}
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-r.done:
-		case <-time.After(20 * time.Second):
+		case <-time.After(stopWait):
 			_ = cmd.Process.Kill()
 			<-r.done
 		}

@@ -2,10 +2,8 @@ package serve
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -25,45 +23,9 @@ import (
 // until it answers /readyz.
 func startServe(t *testing.T, config string, extra ...string) *replica {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	url := "http://" + addr
-	cmd := exec.Command(flytBin, append([]string{"serve", "--config", config, "--listen", addr}, extra...)...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := &replica{flytProcess: &flytProcess{url: url, logs: logs}, cmd: cmd, done: make(chan struct{}), logsText: logs.String}
-	go func() { _ = cmd.Wait(); close(r.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-r.done:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			<-r.done
-		}
-		if t.Failed() {
-			t.Logf("logs of %s:\n%s", url, logs.String())
-		}
+	return runServe(t, 60*time.Second, func(addr, _ string) []string {
+		return append([]string{"serve", "--config", config, "--listen", addr}, extra...)
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return r
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("flyt %s never became ready; logs:\n%s", url, logs.String())
-	return nil
 }
 
 // waitingDeploy waits until app's newest deploy in dev at commit is in progress in its wait
