@@ -32,33 +32,9 @@ func TestPlatformConfigFollowsGit(t *testing.T) {
 	}
 	ops.Commit(t, map[string]string{"platform.yaml": config("dev")}, "one environment")
 
-	ctx, cancel := context.WithCancel(t.Context())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			ConfigRepository: &ConfigRepository{Repository: environments.Repository{URL: ops.URL(), Branch: "main"}, CacheDir: filepath.Join(dir, "platform"), Interval: 100 * time.Millisecond},
-			Listen:           "127.0.0.1:0",
-			Log:              slog.New(slog.DiscardHandler),
-			ShutdownTimeout:  5 * time.Second,
-			Ready:            func(a string) { addr <- a },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+	base := runInProcess(t, Options{
+		ConfigRepository: &ConfigRepository{Repository: environments.Repository{URL: ops.URL(), Branch: "main"}, CacheDir: filepath.Join(dir, "platform"), Interval: 100 * time.Millisecond},
 	})
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve never became ready")
-	}
 	get := func(path string) string {
 		resp, err := http.Get(base + path)
 		if err != nil {
@@ -94,4 +70,32 @@ func TestPlatformConfigFollowsGit(t *testing.T) {
 	if got := get("/api/v1/environments"); !strings.Contains(got, `"qa"`) {
 		t.Errorf("a broken config replaced the old one: environments = %s", got)
 	}
+}
+
+// runInProcess runs serve.Run with opts in this process, listening on a free local port with
+// logs discarded, until the end of the test, and returns its base URL once it serves.
+func runInProcess(t *testing.T, opts Options) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	opts.Listen, opts.Log, opts.ShutdownTimeout = "127.0.0.1:0", slog.New(slog.DiscardHandler), 5*time.Second
+	opts.Ready = func(a string) { addr <- a }
+	go func() { done <- Run(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve never became ready")
+	}
+	return base
 }

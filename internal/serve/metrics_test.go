@@ -2,10 +2,8 @@ package serve
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -125,35 +122,11 @@ teams:
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(t.Context())
-	addr := make(chan string, 1)
 	regs := make(chan *prometheus.Registry, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			ConfigFile:        config,
-			Listen:            "127.0.0.1:0",
-			Log:               slog.New(slog.DiscardHandler),
-			ShutdownTimeout:   5 * time.Second,
-			Ready:             func(a string) { addr <- a },
-			metricsRegistered: func(r *prometheus.Registry) { regs <- r },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+	base := runInProcess(t, Options{
+		ConfigFile:        config,
+		metricsRegistered: func(r *prometheus.Registry) { regs <- r },
 	})
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve never became ready")
-	}
 	reg := <-regs
 
 	// Both registries /metrics serves: flyt's own and controller-runtime's.
