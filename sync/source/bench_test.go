@@ -2,6 +2,8 @@ package source
 
 import (
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -97,4 +99,56 @@ func manifest(repo, app, rev int) string {
 		fmt.Fprintf(&s, "    - name: SETTING_%d\n      value: \"value-%d-%d\"\n", i, i, rev)
 	}
 	return s.String()
+}
+
+// BenchmarkCheckoutAfterPushes reads every file of a 20-app repository at its head through
+// Checkout, as a push's render does, after 1, 100 and 300 fetches (one small commit each). Each
+// fetch adds a packfile to the cache; the figure shows whether reading costs more as they pile up.
+//
+//	go test -run '^$' -bench CheckoutAfterPushes ./sync/source
+func BenchmarkCheckoutAfterPushes(b *testing.B) {
+	srv := gittest.NewServer(b)
+	repo := srv.NewRepo("team/apps")
+	files := map[string]string{}
+	for f := range 20 {
+		files[fmt.Sprintf(".nais/app-%d/app.yaml", f)] = manifest(0, f, 0)
+		files[fmt.Sprintf(".nais/app-%d/dev.yaml", f)] = "replicas: 1\n"
+		files[fmt.Sprintf(".nais/app-%d/prod.yaml", f)] = "replicas: 2\n"
+	}
+	repo.Commit(b, files, "initial")
+	src := environments.Repository{URL: repo.URL()}
+	cache := NewCache(b.TempDir(), Options{})
+	fetches := 0
+	for _, n := range []int{1, 100, 300} {
+		for ; fetches < n; fetches++ {
+			if fetches > 0 {
+				repo.Commit(b, map[string]string{".nais/app-0/app.yaml": manifest(0, 0, fetches)}, fmt.Sprintf("bump %d", fetches))
+			}
+			if _, _, err := cache.Sync(b.Context(), src); err != nil {
+				b.Fatal(err)
+			}
+		}
+		head := repo.Head(b)
+		b.Run(fmt.Sprintf("fetches=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				fsys, err := cache.Checkout(b.Context(), src, head)
+				if err != nil {
+					b.Fatal(err)
+				}
+				read := 0
+				if err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					data, err := fs.ReadFile(fsys, p)
+					read += len(data)
+					return err
+				}); err != nil || read == 0 {
+					b.Fatalf("read %d bytes: %v", read, err)
+				}
+			}
+			packs, _ := filepath.Glob(filepath.Join(cache.Dir(src.URL), "objects", "pack", "*.pack"))
+			b.ReportMetric(float64(len(packs)), "packs")
+		})
+	}
 }

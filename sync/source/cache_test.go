@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -369,5 +370,66 @@ func TestSyncNetworkError(t *testing.T) {
 	t.Logf("error: %v", err)
 	if !errors.Is(err, ErrNetwork) || Gone(err) {
 		t.Errorf("sync against a stopped server: %v (reason %s), want ErrNetwork and not Gone", err, ReasonOf(err))
+	}
+}
+
+// TestCompactKeepsEveryCommit fetches more commits than packLimit, one pack each, with a
+// force-push among them: the cache must compact its packs, keep every commit readable (the
+// one the force-push dropped too), and keep an FS opened before the compaction working.
+func TestCompactKeepsEveryCommit(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("apps")
+	c, _ := newTestCache(t)
+	src := environments.Repository{URL: repo.URL()}
+	packs := func() int {
+		t.Helper()
+		ps, err := filepath.Glob(filepath.Join(c.Dir(src.URL), "objects", "pack", "*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ps)
+	}
+	content := map[string]string{}
+	sync := func(sha, want string) {
+		t.Helper()
+		content[sha] = want
+		if rev, _, err := c.Sync(t.Context(), src); err != nil || rev.Commit != sha {
+			t.Fatalf("sync = %s, %v; want %s", rev.Commit, err, sha)
+		}
+	}
+	dropped := repo.Commit(t, map[string]string{"app.yaml": "dropped"}, "soon force-pushed away")
+	sync(dropped, "dropped")
+	early, err := c.Checkout(t.Context(), src, dropped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync(repo.ForcePush(t, map[string]string{"app.yaml": "v0"}, "rewritten"), "v0")
+	for i := 1; packs() < packLimit; i++ {
+		sync(repo.Commit(t, map[string]string{"app.yaml": fmt.Sprint("v", i)}, fmt.Sprint("change ", i)), fmt.Sprint("v", i))
+	}
+	if got := packs(); got != packLimit {
+		t.Fatalf("%d packs before the compacting fetch, want %d", got, packLimit)
+	}
+	sync(repo.Commit(t, map[string]string{"app.yaml": "last"}, "one fetch past the limit"), "last")
+	if got := packs(); got != 1 {
+		t.Errorf("%d packs after fetching past %d, want 1", got, packLimit)
+	}
+	if b, err := fs.ReadFile(early, "app.yaml"); err != nil || string(b) != "dropped" {
+		t.Errorf("FS opened before the compaction reads app.yaml = %q, %v; want \"dropped\"", b, err)
+	}
+	for sha, want := range content {
+		fsys, err := c.Checkout(t.Context(), src, sha)
+		if err != nil {
+			t.Fatalf("checkout %s after compaction: %v", sha, err)
+		}
+		if b, err := fs.ReadFile(fsys, "app.yaml"); err != nil || string(b) != want {
+			t.Errorf("app.yaml at %.7s = %q, %v; want %q", sha, b, err, want)
+		}
+		if rev, err := c.Revision(t.Context(), src, sha); err != nil || rev.Commit != sha {
+			t.Errorf("Revision(%.7s) = %+v, %v", sha, rev, err)
+		}
+	}
+	if got := repo.Stats().UploadPacks; got != int64(len(content)) {
+		t.Errorf("%d upload-pack requests, want %d (one per commit: none refetched)", got, len(content))
 	}
 }

@@ -12,21 +12,58 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // treeFS is a read-only fs.FS over a Git tree, read straight from the object store: no work
 // tree is checked out, so many revisions of one repository can be rendered side by side.
 //
 // go-git's object storage is not safe for concurrent use, so every read holds mu. Each
-// treeFS has its own storage handle (see Cache.Checkout), so renders never wait for fetches.
+// treeFS has its own storage handle (see Cache.Checkout), so renders never wait for fetches;
+// they wait only while the cache compacts the repository's packfiles.
 type treeFS struct {
 	mu    *sync.Mutex
 	store storer.EncodedObjectStorer
 	root  *object.Tree
 	mtime time.Time // the commit's committer time, for every entry
+
+	// When the cache compacts its packfiles, store's pack indexes name deleted files: reads
+	// hold packs shared and, once its generation moved past gen, first reopen the
+	// repository at path and find the tree rootHash again.
+	packs    *packs
+	gen      uint64
+	path     string
+	rootHash plumbing.Hash
+}
+
+// packs guards a cached repository's packfiles against compaction (Cache.compact) while an FS
+// reads them: every read holds mu shared; compaction, which deletes packs, holds it alone and
+// bumps gen.
+type packs struct {
+	mu  sync.RWMutex
+	gen uint64
+}
+
+// hold takes f.packs shared for one read, first opening a new storage handle if the packs
+// were compacted since the last read. The caller holds f.mu and calls release when done.
+func (f *treeFS) hold(op, name string) (release func(), err error) {
+	f.packs.mu.RLock()
+	if f.packs.gen != f.gen {
+		st := filesystem.NewStorage(osfs.New(f.path), cache.NewObjectLRUDefault())
+		root, err := object.GetTree(st, f.rootHash)
+		if err != nil {
+			f.packs.mu.RUnlock()
+			return nil, &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("reopen tree %s after the cache compacted its packs: %w", f.rootHash, err)}
+		}
+		f.store, f.root, f.gen = st, root, f.packs.gen
+	}
+	return f.packs.mu.RUnlock, nil
 }
 
 var (
@@ -64,6 +101,11 @@ func (f *treeFS) lookup(op, name string) (*object.Tree, *object.TreeEntry, error
 func (f *treeFS) Open(name string) (fs.File, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	release, err := f.hold("open", name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	tree, entry, err := f.lookup("open", name)
 	if err != nil {
 		return nil, err
@@ -86,6 +128,11 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 func (f *treeFS) ReadFile(name string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	release, err := f.hold("read", name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	tree, entry, err := f.lookup("read", name)
 	if err != nil {
 		return nil, err
@@ -104,6 +151,11 @@ func (f *treeFS) ReadFile(name string) ([]byte, error) {
 func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	release, err := f.hold("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	tree, _, err := f.lookup("readdir", name)
 	if err != nil {
 		return nil, err
@@ -122,6 +174,11 @@ func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	release, err := f.hold("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	tree, entry, err := f.lookup("stat", name)
 	if err != nil {
 		return nil, err
