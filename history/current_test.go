@@ -134,6 +134,9 @@ func TestCurrentAfterPrune(t *testing.T) {
 		// newer (by finish) than the ones kept.
 		late := run(t, s, deploy("app1", "team", "dev", 100, hour(30)), "")
 		must(s.AppendStatus(t.Context(), late.ID, Status{Time: hour(200), State: StateSuccess}))
+		// A newer failure keeps the pair's newest success apart from its newest deploy, so
+		// the success the prune falls back to must be copied into the catalog row.
+		run(t, s, deploy("app1", "team", "dev", 101, hour(61)), StateFailure)
 		checkCurrent(t, s, "after a late success")
 		if n := must(s.Prune(t.Context(), hour(35), nil)); n == 0 {
 			t.Fatal("Prune deleted nothing")

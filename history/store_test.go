@@ -193,6 +193,8 @@ func TestRecordRenderAndObjects(t *testing.T) {
 		if diff := cmp.Diff(r, Render{Images: got.Images, Digest: got.Digest, Warnings: got.Warnings}); diff != "" {
 			t.Errorf("render (-want +got):\n%s", diff)
 		}
+		// The current state (the catalog's copy of the deploy) shows the render too.
+		checkCurrent(t, s, "after RecordRender")
 	})
 }
 
