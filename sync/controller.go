@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/singleflight"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flyt-platform/flyt/environments"
@@ -114,6 +115,8 @@ type Controller struct {
 	pushes   map[string]string     // repository URL → who pushed, until its change is seen
 	inflight map[Key]*inflight     // rollouts waiting for readiness
 	loaded   map[string]loadedRepo // by repository URL: its newest load
+	loading  singleflight.Group    // loads in progress, by repository URL, commit and environments
+	loads    atomic.Int64          // repository loads done (tests read it)
 }
 
 // inflight is a deploy that has applied its objects and waits for readiness. A newer deploy
@@ -246,12 +249,14 @@ func (c *Controller) RepositoryChanged(ctx context.Context, repo environments.Re
 		log.Info("ignoring change of a repository no team owns")
 		return
 	}
-	fsys, err := c.opts.Cache.Checkout(ctx, repo, rev.Commit)
-	if err != nil {
+	// The load is kept (loadRepo), so the deploys queued below render from it instead of
+	// loading the repository again.
+	loaded, err := c.loadRepo(ctx, repo, rev.Commit)
+	var fetchErr *deployError
+	if errors.As(err, &fetchErr) && fetchErr.step == "fetch" {
 		log.Error(err, "read repository")
 		return
 	}
-	loaded, err := render.LoadRepo(fsys, ".", envNames(p)...)
 	if err != nil {
 		// The apps cannot be known, so nothing is removed; each app's deploy records the
 		// problem when it renders.
@@ -827,8 +832,9 @@ type loadedRepo struct {
 
 // loadRepo reads and parses a repository at commit, once per commit: every app of the
 // repository in every environment renders from the same load (render.Repo is immutable and
-// safe to share), so a resync of a repository with twenty apps parses it once, not forty
-// times. One load per repository is kept, the newest asked for.
+// safe to share), so a push to a repository with twenty apps parses it once, not forty
+// times, also when the workers ask for it at the same moment. One load per repository is
+// kept, the newest asked for.
 func (c *Controller) loadRepo(ctx context.Context, r environments.Repository, commit string) (*render.Repo, error) {
 	names := envNames(c.opts.Platform())
 	envs := strings.Join(names, ",")
@@ -838,18 +844,25 @@ func (c *Controller) loadRepo(ctx context.Context, r environments.Repository, co
 	if ok && l.commit == commit && l.envs == envs {
 		return l.repo, nil
 	}
-	fsys, err := c.opts.Cache.Checkout(ctx, r, commit)
-	if err != nil {
-		return nil, &deployError{history.StateError, "fetch", err}
-	}
-	repo, err := render.LoadRepo(fsys, ".", names...)
+	v, err, _ := c.loading.Do(r.URL+"\x00"+commit+"\x00"+envs, func() (any, error) {
+		fsys, err := c.opts.Cache.Checkout(ctx, r, commit)
+		if err != nil {
+			return nil, &deployError{history.StateError, "fetch", err}
+		}
+		c.loads.Add(1)
+		repo, err := render.LoadRepo(fsys, ".", names...)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.loaded[r.URL] = loadedRepo{commit: commit, envs: envs, repo: repo}
+		c.mu.Unlock()
+		return repo, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	c.loaded[r.URL] = loadedRepo{commit: commit, envs: envs, repo: repo}
-	c.mu.Unlock()
-	return repo, nil
+	return v.(*render.Repo), nil
 }
 
 // queueDownstream queues an automatic promotion check in every environment promoted from k's

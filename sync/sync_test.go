@@ -930,3 +930,31 @@ func TestBrokenCommitIsRecordedOnce(t *testing.T) {
 		t.Errorf("the fixed commit ended %s (%q), want success", d.State, d.Message)
 	}
 }
+
+// TestPushLoadsTheRepositoryOnce: a push to a repository of several apps reads and parses
+// the repository once, when the change is seen; the deploys of every app render from that
+// load, however many workers start at once.
+func TestPushLoadsTheRepositoryOnce(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{}
+	for i := range 8 {
+		name := fmt.Sprint("once-", i)
+		files[".nais/"+name+".yaml"] = app(name, "registry.example/"+name+":1")
+	}
+	for round, tag := range []string{"1", "2"} {
+		for name := range files {
+			files[name] = strings.ReplaceAll(files[name], ":"+fmt.Sprint(round), ":"+tag)
+		}
+		before := h.ctrl.loads.Load()
+		sha := h.push(files, "tag "+tag)
+		for i := range 8 {
+			if d := h.waitDeploy(fmt.Sprint("once-", i), "dev", sha); d.State != history.StateSuccess {
+				t.Fatalf("deploy of once-%d: %s: %s", i, d.State, d.Message)
+			}
+		}
+		h.idle()
+		if n := h.ctrl.loads.Load() - before; n != 1 {
+			t.Errorf("push %d loaded the repository %d times, want once", round+1, n)
+		}
+	}
+}
