@@ -59,6 +59,7 @@ replica. A leader that loses its Lease exits, so that its restart follows the ne
 	f.StringVar(&opts.HistoryDSN, "history", "", "history store DSN (overrides server.historyDSN)")
 	f.IntVar(&opts.Workers, "workers", 0, "deploys running at once (overrides server.workers)")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight deploys may finish at shutdown")
+	f.BoolVar(&opts.Pprof, "pprof", false, "serve Go runtime profiles under /debug/pprof/ on the listener (only where it is private)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect a leader among replicas through a Kubernetes Lease; only the leader reconciles (needs a PostgreSQL history)")
 	f.StringVar(&le.Namespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's own namespace)")

@@ -103,28 +103,9 @@ func TestMetricsDocumented(t *testing.T) {
 	srv := gittest.NewServer(t)
 	repo := srv.NewRepo("team-m/apps")
 	repo.Commit(t, map[string]string{".nais/app.yaml": "apiVersion: nais.io/v1alpha1\nkind: Application\nmetadata:\n  name: metrics-app\nspec:\n  image: registry.example/metrics-app:1\n  replicas: {min: 1, max: 1}\n"}, "app")
-	dir := t.TempDir()
-	config := filepath.Join(dir, "platform.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(`apiVersion: flyt.dev/v1alpha1
-kind: Platform
-server:
-  dataDir: %s
-  pollInterval: 1h
-environments:
-- name: dev
-  branch: main
-  cluster: {kubeconfig: %s}
-teams:
-- name: team-m
-  repositories:
-  - url: %s
-`, filepath.Join(dir, "data"), dev.Kubeconfig(), repo.URL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	regs := make(chan *prometheus.Registry, 1)
 	base := runInProcess(t, Options{
-		ConfigFile:        config,
+		ConfigFile:        teamPlatform(t, "team-m", repo.URL()),
 		metricsRegistered: func(r *prometheus.Registry) { regs <- r },
 	})
 	reg := <-regs
@@ -182,6 +163,52 @@ teams:
 	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total", "rest_client_requests_total"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s, which README.md says it exports", want)
+		}
+	}
+}
+
+// teamPlatform writes a platform config with one environment, dev on the test cluster, and
+// one team with one repository, and returns its path.
+func teamPlatform(t *testing.T, team, repoURL string) string {
+	t.Helper()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "platform.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`apiVersion: flyt.dev/v1alpha1
+kind: Platform
+server:
+  dataDir: %s
+  pollInterval: 1h
+environments:
+- name: dev
+  branch: main
+  cluster: {kubeconfig: %s}
+teams:
+- name: %s
+  repositories:
+  - url: %s
+`, filepath.Join(dir, "data"), dev.Kubeconfig(), team, repoURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config
+}
+
+// TestPprofIsOptIn checks that Go's profiles are served under /debug/pprof/ only with
+// Options.Pprof (flyt serve --pprof).
+func TestPprofIsOptIn(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("team-p/apps")
+	repo.Commit(t, map[string]string{"README.md": "no apps yet\n"}, "empty")
+	for _, on := range []bool{false, true} {
+		base := runInProcess(t, Options{ConfigFile: teamPlatform(t, "team-p", repo.URL()), Pprof: on})
+		resp, err := http.Get(base + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		served := resp.StatusCode == http.StatusOK && strings.Contains(string(body), "goroutine profile")
+		if served != on {
+			t.Errorf("Pprof %v: GET /debug/pprof/goroutine = %s, profile served %v", on, resp.Status, served)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,11 @@ type Options struct {
 	// leader reconciles, and Run returns ErrLeadershipLost if it loses the Lease. Nil runs a
 	// single replica that always reconciles.
 	LeaderElection *LeaderElection
+	// Pprof serves Go's runtime profiles under /debug/pprof/ on the listener, for finding where
+	// flyt spends its time (go tool pprof http://HOST/debug/pprof/profile). Off by default: the
+	// profiles name flyt's internals and cost CPU while they run, so expose them only where the
+	// listener is private.
+	Pprof bool
 
 	// metricsRegistered, set by tests, is told the registry flyt's own metrics are on.
 	metricsRegistered func(*prometheus.Registry)
@@ -196,6 +202,13 @@ func Run(ctx context.Context, opts Options) error {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST "+refreshPath, s.serveRefresh)
 	mux.Handle("/", s.leaderOnly(apiServer.Handler()))
+	if opts.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 
 	var wg gosync.WaitGroup

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -38,7 +39,7 @@ func (b *bench) startFlyt(ctx context.Context, run, config string) (*flytProcess
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.c.FlytBin, "serve", "--config", config, "--listen", addr, "--shutdown-timeout", "10s")
+	cmd := exec.Command(b.c.FlytBin, "serve", "--config", config, "--listen", addr, "--shutdown-timeout", "10s", "--pprof")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -46,6 +47,29 @@ func (b *bench) startFlyt(ctx context.Context, run, config string) (*flytProcess
 	p := &flytProcess{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.done) }()
 	return p, nil
+}
+
+// cpuProfile saves flyt's CPU profile over the next seconds (served with --pprof) to file and
+// returns file, or "" if it could not.
+func (p *flytProcess) cpuProfile(ctx context.Context, file string, seconds int) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.url, seconds), nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return file
 }
 
 // stop interrupts flyt and waits for it to drain.
@@ -196,13 +220,22 @@ type pushResult struct {
 	// pushed commit to dev had applied every object, and until it finished (success).
 	Applied []float64 `json:"appliedSeconds"`
 	Done    []float64 `json:"doneSeconds"`
+	// Started is the seconds from sending the webhook until flyt created the dev deploy (its
+	// start time): the fetch, the load of the repository and the wait in the queue. The rest
+	// of Applied is the render, the apply and its records.
+	Started []float64 `json:"startedSeconds"`
 	Failed  int       `json:"failed"`
+	// Profile is flyt serve's CPU profile over the first pushes (up to 60 s).
+	Profile string `json:"profile,omitempty"`
 }
 
 // pushLatency pushes one app's new image tag P times, each announced by a signed GitHub push
 // webhook, while flyt manages the N apps.
-func (b *bench) pushLatency(ctx context.Context, p *flytProcess) (pushResult, error) {
-	res := pushResult{Pushes: b.c.Pushes}
+func (b *bench) pushLatency(ctx context.Context, p *flytProcess) (res pushResult, err error) {
+	res.Pushes = b.c.Pushes
+	profile := make(chan string, 1)
+	go func() { profile <- p.cpuProfile(ctx, filepath.Join(b.work, "push.cpu.pprof"), 60) }()
+	defer func() { res.Profile = <-profile }()
 	const app = 0
 	repo := b.fx.repos[app%b.c.Repos]
 	before := ""
@@ -235,17 +268,18 @@ func (b *bench) pushLatency(ctx context.Context, p *flytProcess) (pushResult, er
 		if resp.StatusCode != http.StatusAccepted {
 			return res, fmt.Errorf("webhook answered %s", resp.Status)
 		}
-		applied, done, state, err := waitDeploy(ctx, p.url, appName(app), "dev", sha, start)
+		applied, done, started, state, err := waitDeploy(ctx, p.url, appName(app), "dev", sha, start)
 		if err != nil {
 			return res, err
 		}
 		res.Applied = append(res.Applied, applied)
+		res.Started = append(res.Started, started)
 		res.Done = append(res.Done, done)
 		if state != history.StateSuccess {
 			res.Failed++
 		}
 		// Let the prod deploy of the same push finish too, so pushes do not overlap.
-		if _, _, _, err := waitDeploy(ctx, p.url, appName(app), "prod", sha, start); err != nil {
+		if _, _, _, _, err := waitDeploy(ctx, p.url, appName(app), "prod", sha, start); err != nil {
 			return res, err
 		}
 	}
@@ -253,13 +287,14 @@ func (b *bench) pushLatency(ctx context.Context, p *flytProcess) (pushResult, er
 }
 
 // waitDeploy polls flyt's API every 10 ms until the deploy of app at commit in env has applied
-// its objects and until it has finished; it returns both times since start.
-func waitDeploy(ctx context.Context, url, app, env, commit string, start time.Time) (applied, done float64, state history.State, err error) {
+// its objects and until it has finished; it returns both times since start, and when the
+// deploy started (by flyt's clock, the same machine's).
+func waitDeploy(ctx context.Context, url, app, env, commit string, start time.Time) (applied, done, started float64, state history.State, err error) {
 	deadline := time.Now().Add(5 * time.Minute)
 	var id int64
 	for time.Now().Before(deadline) {
 		if ctx.Err() != nil {
-			return 0, 0, "", ctx.Err()
+			return 0, 0, 0, "", ctx.Err()
 		}
 		if id == 0 {
 			var page history.Page
@@ -279,13 +314,13 @@ func waitDeploy(ctx context.Context, url, app, env, commit string, start time.Ti
 					}
 				}
 				if d.State.Terminal() {
-					return applied, now, d.State, nil
+					return applied, now, d.StartedAt.Sub(start).Seconds(), d.State, nil
 				}
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return 0, 0, "", fmt.Errorf("no finished deploy of %s to %s at %.7s in 5 minutes", app, env, commit)
+	return 0, 0, 0, "", fmt.Errorf("no finished deploy of %s to %s at %.7s in 5 minutes", app, env, commit)
 }
 
 func getJSON(ctx context.Context, url string, out any) error {

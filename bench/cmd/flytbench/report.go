@@ -162,7 +162,7 @@ func (b *bench) all(ctx context.Context) error {
 	return nil
 }
 
-// write writes the report as <name>.json and <name>.md under dir, and copies the profile
+// write writes the report as <name>.json and <name>.md under dir, and copies the profiles
 // beside them.
 func (r *report) write(dir string) error {
 	r.Machine.LoadAvgEnd = loadAvg()
@@ -170,13 +170,23 @@ func (r *report) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if r.InProcess != nil && r.InProcess.Profile != "" && !strings.HasPrefix(r.InProcess.Profile, dir) {
-		if data, err := os.ReadFile(r.InProcess.Profile); err == nil {
-			dst := filepath.Join(dir, r.name+".initial-sync.cpu.pprof")
+	// keep copies a profile beside the report as <name>.<suffix> and points at the copy.
+	keep := func(profile *string, suffix string) {
+		if *profile == "" || strings.HasPrefix(*profile, dir) {
+			return
+		}
+		if data, err := os.ReadFile(*profile); err == nil {
+			dst := filepath.Join(dir, r.name+"."+suffix)
 			if os.WriteFile(dst, data, 0o644) == nil {
-				r.InProcess.Profile = dst
+				*profile = dst
 			}
 		}
+	}
+	if r.InProcess != nil {
+		keep(&r.InProcess.Profile, "initial-sync.cpu.pprof")
+	}
+	if r.Push != nil {
+		keep(&r.Push.Profile, "push.cpu.pprof")
 	}
 	j, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -303,7 +313,13 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "%d pushes of one app (a new image tag), each announced by a signed GitHub push webhook to the flyt of the last initial-sync run, which manages all %d apps in both environments. Timed from sending the webhook; flyt's API polled every 10 ms. The push also re-renders the other apps of the same repository (they are unchanged: a drift check each), and deploys to prod too (it follows main in this platform); each push waits for both before the next.\n\n", p.Pushes, c.N)
 		b.WriteString("| | p50 (s) | p99 (s) | max (s) |\n|---|---|---|---|\n")
 		fmt.Fprintf(&b, "| webhook → applied (dev) | %.3f | %.3f | %.3f |\n", percentile(p.Applied, 50), percentile(p.Applied, 99), percentile(p.Applied, 100))
+		if len(p.Started) > 0 {
+			fmt.Fprintf(&b, "| of which webhook → deploy created (fetch, load, queue) | %.3f | %.3f | %.3f |\n", percentile(p.Started, 50), percentile(p.Started, 99), percentile(p.Started, 100))
+		}
 		fmt.Fprintf(&b, "| webhook → deploy success (dev, rollout waited for) | %.3f | %.3f | %.3f |\n\n", percentile(p.Done, 50), percentile(p.Done, 99), percentile(p.Done, 100))
+		if p.Profile != "" {
+			fmt.Fprintf(&b, "CPU profile of flyt serve over the first pushes: `%s` (`go tool pprof -top` it).\n\n", filepath.Base(p.Profile))
+		}
 		if p.Failed > 0 {
 			fmt.Fprintf(&b, "%d pushes did not end in success.\n\n", p.Failed)
 		}
