@@ -114,22 +114,23 @@
 // years; 3 statuses and 2 objects each; schema version 3), 23 November 2026, on 2 cores with
 // nothing else running (the PostgreSQL server is internal/pgtest's, 128 MB shared_buffers):
 // insert rates wall and per CPU-second of flyt and the database; latencies p50 / p99 in ms.
+// SQLite one run; PostgreSQL three runs, the range.
 //
 //	                          SQLite                    PostgreSQL
-//	import-batch-1000         5,196/s   6,150/cpu-s     10,471/s   9,525/cpu-s
-//	list-app                  0.43 / 1.4                0.65 / 1.9
-//	list-team-env-failures    0.76 / 2.0                0.87 / 3.2
-//	current-team              2.2 / 3.9                 8.4 / 13.5 (*)
-//	at-env (2,000 apps)       26 / 37                   25 / 44
-//	dora-team-year            13 / 21                   15 / 21
+//	import-batch-1000         5,132/s   5,965/cpu-s     10,779–11,874/s   9,893–10,819/cpu-s
+//	list-app                  0.43 / 1.3                0.44–0.45 / 1.2–2.4
+//	list-team-env-failures    0.70 / 1.3                0.52–0.60 / 1.2–1.3
+//	current-team              1.9 / 2.9                 1.9–2.1 / 4.2–6.4
+//	at-env (2,000 apps)       27 / 34                   20–22 / 27–30
+//	dora-team-year            13 / 19                   13–14 / 18–23
 //
-// (*) PostgreSQL's current state misses the 10 ms p99 target. That run used a one-statement
-// variant (UNION ALL); measured against the two queries used here in the same minute at
-// 200,000 deploys, the two queries were faster (p50 6.9 ms, p99 10.9–11.4 ms, against 7.6–8.4
-// and 11.6), so they stayed. Both read about 400 whole deploy rows for a team of 200 pairs;
-// SQLite does the same in 2.2 ms, so the cost is per row on the PostgreSQL side (protocol and
-// decoding through database/sql), not the plan. Keeping the columns the matrix shows in the
-// catalog itself would let Current read one index; not done yet.
+// An earlier run put PostgreSQL's current-team at 8.4 / 13.5 ms; it measured a one-statement
+// UNION ALL variant of Current, since reverted. Two other shapes were measured against the
+// two queries used here and not kept: one statement joining the newest success too (no faster:
+// p50 4.4 against 3.9 ms at 200,000 deploys, same run), and keeping a copy of both deploys'
+// columns in the catalog so Current reads no deploys (schema change, measured at 1M in the
+// same minute as the current code): current-team 2.4 / 4.6 against 2.1 / 5.7 ms, but batch
+// inserts 8,530/s against 10,779/s and single deploys 362/s against 513/s.
 //
 // The same benchmark on a machine loaded by other work (load 4 to 9) gave SQLite 3,160
 // inserts/s and p99s up to 7 ms, PostgreSQL 5,461/s: the rates follow the disk.
