@@ -15,11 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -28,7 +26,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/go-logr/logr"
 
@@ -488,7 +485,7 @@ func (c *Cache) Checkout(ctx context.Context, repo environments.Repository, comm
 	// which the FS notices (treeFS.hold).
 	e.packs.mu.RLock()
 	defer e.packs.mu.RUnlock()
-	st := filesystem.NewStorage(osfs.New(e.path), cache.NewObjectLRUDefault())
+	st := readStore(e.path)
 	co, err := object.GetCommit(st, h)
 	if err != nil {
 		return nil, newError("checkout "+commit, repo.URL, "", ReasonCommitNotFound, err)

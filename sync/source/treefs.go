@@ -50,12 +50,17 @@ type packs struct {
 	gen uint64
 }
 
+// readStore opens a storage handle of its own on the cached repository at path, for one FS.
+func readStore(path string) *filesystem.Storage {
+	return filesystem.NewStorage(osfs.New(path), cache.NewObjectLRUDefault())
+}
+
 // hold takes f.packs shared for one read, first opening a new storage handle if the packs
 // were compacted since the last read. The caller holds f.mu and calls release when done.
 func (f *treeFS) hold(op, name string) (release func(), err error) {
 	f.packs.mu.RLock()
 	if f.packs.gen != f.gen {
-		st := filesystem.NewStorage(osfs.New(f.path), cache.NewObjectLRUDefault())
+		st := readStore(f.path)
 		root, err := object.GetTree(st, f.rootHash)
 		if err != nil {
 			f.packs.mu.RUnlock()
