@@ -45,7 +45,7 @@ func Load(file string) (*Platform, error) {
 // Parse is Load for data already read, from disk or from a Git repository; file names it in
 // errors and anchors relative paths.
 func Parse(file string, data []byte) (*Platform, error) {
-	doc, err := yamlpos.Parse(file, data)
+	doc, err := yamlpos.Parse(file, data, yamlpos.DefaultLimits)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +65,7 @@ func Parse(file string, data []byte) (*Platform, error) {
 		return nil, err
 	}
 	p.setDefaults(filepath.Dir(file))
+	p.Limits = p.Limits.WithDefaults()
 	return &p, nil
 }
 
@@ -213,6 +214,7 @@ func (v *validator) validate() {
 		}
 	}
 	v.server()
+	v.limits()
 	if len(p.Environments) == 0 {
 		v.errorf("environments", "no environments; add at least one, such as {name: dev, branch: main, cluster: {inCluster: true}}")
 	}

@@ -78,6 +78,10 @@ func TestLoadEveryField(t *testing.T) {
 				{URL: "https://github.com/example-org/team-a-extra", Branch: "main", TokenFile: "/etc/flyt/token", Username: "bot"},
 			},
 		}},
+		Limits: Limits{
+			FileSize: 512 << 10, RepoFiles: 300, RepoSize: 8 << 20, YAMLValues: 10000, YAMLDepth: 40,
+			TemplateDepth: 8, TemplateOutput: 2 << 20, Objects: 50, ObjectSize: 1_000_000,
+		},
 	}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -129,6 +133,7 @@ teams:
 			{URL: "https://github.com/o/a", Branch: "main", TokenFile: "/etc/flyt/token", Username: "x-access-token"},
 			{URL: "/etc/flyt/local/repo", Branch: "main"},
 		}}},
+		Limits: DefaultLimits(),
 	}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

@@ -28,6 +28,10 @@ type Platform struct {
 
 	// Teams are the tenants of the platform.
 	Teams []Team `json:"teams"`
+
+	// Limits bound what one team repository can make flyt read and build (see Limits). They
+	// apply to every team, in `flyt serve` and in `flyt render` and `validate` alike.
+	Limits Limits `json:"limits,omitempty"`
 }
 
 // Server configures the long-running controller process.

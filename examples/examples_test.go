@@ -38,7 +38,7 @@ func renderAll(t *testing.T) []rendered {
 		team := &p.Teams[ti]
 		for _, r := range team.Repositories {
 			dir := examples.RepoDir(team.Name, r.URL)
-			repo, err := render.LoadRepo(os.DirFS(dir), ".", envNames...)
+			repo, err := render.LoadRepo(os.DirFS(dir), ".", render.LoadOptions{Environments: envNames})
 			if err != nil {
 				t.Errorf("load %s: %v", dir, err)
 				continue

@@ -65,7 +65,7 @@ tenant: dev.example.no
 // BenchmarkRender measures renders per second of a typical app, with the repository loaded
 // once (as sync does per revision). Run with -cpu 1; the target is ≥ 5,000 renders/s.
 func BenchmarkRender(b *testing.B) {
-	repo, err := LoadRepo(typicalApp, ".")
+	repo, err := LoadRepo(typicalApp, ".", LoadOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func BenchmarkLoadAndRender(b *testing.B) {
 		Image: "registry.example/{{team}}/{{app}}:{{commit}}"}
 	b.ReportAllocs()
 	for b.Loop() {
-		repo, err := LoadRepo(typicalApp, ".")
+		repo, err := LoadRepo(typicalApp, ".", LoadOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func BenchmarkLoadAndRender(b *testing.B) {
 // workers do for different environments; with -race this checks Render shares nothing
 // mutable, and every render must give the same digest.
 func TestRenderConcurrently(t *testing.T) {
-	repo, err := LoadRepo(typicalApp, ".")
+	repo, err := LoadRepo(typicalApp, ".", LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,10 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 // similar kinds). known holds the canonical form of some objects already, and images the
 // images in those; the others are written (and their images found) here. Each object's line
 // goes into the hash as it is written instead of the whole form being built in memory.
-func digest(objs []*unstructured.Unstructured, known map[*unstructured.Unstructured][]byte, images map[string]bool) (string, []string, error) {
+//
+// An object whose canonical form is longer than maxObject bytes (when positive) ends it with a
+// *tooBigError.
+func digest(objs []*unstructured.Unstructured, known map[*unstructured.Unstructured][]byte, images map[string]bool, maxObject int64) (string, []string, error) {
 	h := sha256.New()
 	var b bytes.Buffer
 	if images == nil {
@@ -45,10 +48,19 @@ func digest(objs []*unstructured.Unstructured, known map[*unstructured.Unstructu
 	}
 	e := jsonWriter{images: images, hash: h}
 	for _, o := range objs {
+		var size int64
 		if line, ok := known[o]; ok {
 			h.Write(line)
-		} else if err := e.value(&b, o.Object); err != nil {
-			return "", nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
+			size = int64(len(line))
+		} else {
+			e.flushed = 0
+			if err := e.value(&b, o.Object); err != nil {
+				return "", nil, fmt.Errorf("encode %s %s: %w", o.GetKind(), o.GetName(), err)
+			}
+			size = e.flushed + int64(b.Len())
+		}
+		if maxObject > 0 && size > maxObject {
+			return "", nil, &tooBigError{obj: o, size: size}
 		}
 		b.WriteByte('\n')
 		h.Write(b.Bytes())
@@ -73,14 +85,26 @@ type jsonWriter struct {
 	entries []mapEntry
 	images  map[string]bool
 	// hash, when set, takes what has been written whenever it passes flushSize, so that the
-	// buffer stays small.
-	hash hash.Hash
+	// buffer stays small; flushed counts the bytes it took.
+	hash    hash.Hash
+	flushed int64
+}
+
+// tooBigError is an object whose canonical form is over the object size limit.
+type tooBigError struct {
+	obj  *unstructured.Unstructured
+	size int64
+}
+
+func (e *tooBigError) Error() string {
+	return fmt.Sprintf("%s %s is %d bytes encoded", e.obj.GetKind(), e.obj.GetName(), e.size)
 }
 
 const flushSize = 1024
 
 func (e *jsonWriter) flush(b *bytes.Buffer) {
 	if e.hash != nil && b.Len() >= flushSize {
+		e.flushed += int64(b.Len())
 		e.hash.Write(b.Bytes())
 		b.Reset()
 	}

@@ -44,7 +44,7 @@ func TestConvertWritesCanonical(t *testing.T) {
 		if diff := cmp.Diff(string(want), c.b.String()+"\n"); diff != "" {
 			t.Errorf("%T (-Canonical +convert):\n%s", o, diff)
 		}
-		_, wantImages, err := digest([]*unstructured.Unstructured{u}, nil, nil)
+		_, wantImages, err := digest([]*unstructured.Unstructured{u}, nil, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // TestDecodeValueMatchesEncodingJSON holds decodeStrict's fast path to what encoding/json
@@ -76,7 +78,7 @@ spec:
 		minimalApp + "  env: [{name: X, valueFrom: {secretKeyRef: {name: s, kee: k}}}]\n",
 	}
 	for _, src := range good {
-		docs, err := parseDocuments("app.yaml", src, false)
+		docs, err := parseDocuments("app.yaml", src, false, yamlpos.DefaultLimits)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +99,7 @@ spec:
 		}
 	}
 	for _, src := range bad {
-		docs, err := parseDocuments("app.yaml", src, false)
+		docs, err := parseDocuments("app.yaml", src, false, yamlpos.DefaultLimits)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,7 @@
 // canonical output and the image references. Sync, history and the CLI all go through these
 // two calls.
 //
-//	repo, err := render.LoadRepo(os.DirFS(dir), ".", "dev", "prod")
+//	repo, err := render.LoadRepo(os.DirFS(dir), ".", render.LoadOptions{Environments: []string{"dev", "prod"}})
 //	env := render.NewEnvironment(platformEnv, team)
 //	res, err := render.Render(repo, "my-app", &env, render.Vars{Commit: sha, Branch: "main"})
 //

@@ -122,7 +122,7 @@ spec:
 			}
 			env := tt.env
 			env.Name, env.Team, env.Namespace = "dev", "team-a", "team-a"
-			repo, err := LoadRepo(fsys, ".")
+			repo, err := LoadRepo(fsys, ".", LoadOptions{})
 			if err == nil {
 				_, err = Render(repo, "app", &env, Vars{Commit: "abc"})
 			}
@@ -147,7 +147,7 @@ func TestRenderUnknownAppAndEnvironment(t *testing.T) {
 		".nais/nais.yaml":     {Data: []byte(minimalApp)},
 		".nais/vars-dev.yaml": {Data: []byte("x: 1\n")},
 	}
-	repo, err := LoadRepo(fsys, ".")
+	repo, err := LoadRepo(fsys, ".", LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ spec:
       value: "{{greting}}"
 `)},
 		".nais/vars-dev.yaml": {Data: []byte("replicas: 1\ngreeting: hei\n")},
-	}, ".")
+	}, ".", render.LoadOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return

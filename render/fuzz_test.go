@@ -20,7 +20,7 @@ func FuzzRender(f *testing.F) {
 			".nais/nais.yaml":     {Data: []byte(manifest)},
 			".nais/vars-dev.yaml": {Data: []byte(vars)},
 		}
-		repo, err := LoadRepo(fsys, ".")
+		repo, err := LoadRepo(fsys, ".", LoadOptions{})
 		if err != nil {
 			return
 		}

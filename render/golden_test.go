@@ -43,7 +43,7 @@ func renderCase(t *testing.T, c *goldenCase) []byte {
 		fsys[p] = &fstest.MapFile{Data: []byte(data)}
 	}
 	var b bytes.Buffer
-	repo, err := LoadRepo(fsys, ".", c.KnownEnvs...)
+	repo, err := LoadRepo(fsys, ".", LoadOptions{Environments: c.KnownEnvs})
 	if err != nil {
 		fmt.Fprintf(&b, "# load error:\n# %s\n", strings.ReplaceAll(err.Error(), "\n", "\n# "))
 		return b.Bytes()

@@ -13,6 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // Vars are the inputs of a render beside the files and the environment: what Git knows
@@ -48,7 +51,10 @@ type Result struct {
 // Render renders app for env. It is pure: no I/O, and the same repo, environment and vars
 // give byte-identical objects. Problems with the team's files come back as Errors (every
 // problem found, not just the first); warnings are in Result even when the render fails.
-func Render(repo *Repo, appName string, env *Environment, in Vars) (*Result, error) {
+//
+// A panic while rendering (a bug set off by some input) comes back as an *Error wrapping
+// ErrPanic, naming the file being rendered.
+func Render(repo *Repo, appName string, env *Environment, in Vars) (res *Result, err error) {
 	app := repo.App(appName)
 	if app == nil {
 		var names []string
@@ -66,6 +72,12 @@ func Render(repo *Repo, appName string, env *Environment, in Vars) (*Result, err
 	}
 	env = defaulted(env)
 	r := &renderer{repo: repo, app: app, appEnv: ae, env: env, strict: env.Strict || repo.Strict, res: &Result{App: app.Name, Environment: env.Name}}
+	defer func() {
+		if err != nil && errors.Is(err, ErrPanic) {
+			res = nil
+		}
+	}()
+	defer recovered(&r.file, &err)
 	r.run(in)
 	return r.finish()
 }
@@ -95,6 +107,16 @@ type renderer struct {
 	// while they were converted, and images the images in them, for the digest.
 	canon  map[*unstructured.Unstructured][]byte
 	images map[string]bool
+	// file is the file being rendered, for the message of a panic; origin is where each
+	// object came from, for the messages of the limits on objects.
+	file   string
+	origin map[*unstructured.Unstructured]origin
+}
+
+// origin is the file and line an object was rendered from.
+type origin struct {
+	file string
+	line int
 }
 
 func (r *renderer) addErr(err error) {
@@ -120,7 +142,9 @@ func (r *renderer) run(in Vars) {
 	}
 	var objects []*unstructured.Unstructured
 	sawApp := false
+	r.origin = map[*unstructured.Unstructured]origin{}
 	for _, f := range files {
+		r.file = f
 		docs, ok := r.documents(f, ctx)
 		if !ok {
 			continue
@@ -128,9 +152,19 @@ func (r *renderer) run(in Vars) {
 		for _, d := range docs {
 			obj, isApp := r.object(d, vars)
 			sawApp = sawApp || isApp
+			file, line, _ := d.pos(nil, false)
+			for _, o := range obj {
+				r.origin[o] = origin{file, line}
+			}
 			objects = append(objects, obj...)
+			if max := r.repo.Limits.Objects; len(objects) > max {
+				r.errs = append(r.errs, limitError(file, line, "app %s renders to more than %d objects in %s; split it into several apps, or raise limits.objects in the platform config", r.app.Name, max, r.env.Name))
+				r.res.Objects = nil
+				return
+			}
 		}
 	}
+	r.file = ""
 	if !sawApp && len(r.errs) == 0 && len(objects) == 0 {
 		r.errs = append(r.errs, &Error{File: strings.Join(files, ", "), Msg: fmt.Sprintf("app %s has no objects for environment %s", r.app.Name, r.env.Name)})
 	}
@@ -295,7 +329,7 @@ func (r *renderer) expand(file string, ctx map[string]any) ([]document, bool) {
 		r.addErr(err)
 		return nil, false
 	}
-	docs, err := parseDocuments(file, text, t.tpl != nil)
+	docs, err := parseDocuments(file, text, t.tpl != nil, r.repo.Limits.YAML())
 	if err != nil {
 		r.addErr(err)
 		return nil, false
@@ -588,7 +622,13 @@ func (r *renderer) finish() (*Result, error) {
 		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
 		return res, r.errs
 	}
-	d, imgs, err := digest(res.Objects, r.canon, r.images)
+	d, imgs, err := digest(res.Objects, r.canon, r.images, int64(r.repo.Limits.ObjectSize))
+	var big *tooBigError
+	if errors.As(err, &big) {
+		o := r.origin[big.obj]
+		return res, Errors{limitError(o.file, o.line, "%s %s is %s encoded, more than the %s flyt sends to a cluster (the API server takes at most %s per request, and etcd stores at most 1.5Mi per object by default); move large data out of it, or raise limits.objectSize in the platform config",
+			big.obj.GetKind(), big.obj.GetName(), environments.ByteSize(big.size), r.repo.Limits.ObjectSize, environments.ByteSize(environments.APIServerRequestLimit))}
+	}
 	if err != nil {
 		return res, fmt.Errorf("encode %s for %s: %w", res.App, res.Environment, err)
 	}
@@ -648,7 +688,7 @@ func ParseVar(into map[string]any, kv string) error {
 
 // DecodeVars decodes a vars file (YAML or JSON, a map at the top) for --vars.
 func DecodeVars(file string, data []byte) (map[string]any, error) {
-	docs, err := parseDocuments(file, string(data), false)
+	docs, err := parseDocuments(file, string(data), false, yamlpos.DefaultLimits)
 	if err != nil {
 		return nil, err
 	}

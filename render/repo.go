@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
@@ -28,6 +29,9 @@ type Repo struct {
 	Image string
 	// Config is the repo config file ("" when the conventions were used).
 	Config string
+	// Limits bound what Render may build from the repository (template output, objects and
+	// their size); LoadRepo has applied the reading limits.
+	Limits environments.Limits
 
 	files     map[string]string    // path → contents, for every file any app uses
 	templates map[string]*template // every file parsed as a template, by LoadRepo
@@ -51,7 +55,7 @@ func (r *Repo) imageTemplate(pattern string) (*template, error) {
 	if t, ok := r.images[pattern]; ok {
 		return t, nil
 	}
-	t, err := parseTemplate("image pattern", pattern)
+	t, err := parseTemplate("image pattern", pattern, r.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -133,32 +137,32 @@ type repoConfigApp struct {
 
 // LoadRepo reads the repository rooted at dir in fsys (a Git tree or a directory): its
 // .flyt.yaml if there is one, else the .nais/ conventions described in the package doc.
-// knownEnvs, when given, helps tell per-environment files (app-dev.yaml, dev-gcp.yaml) from
-// plain ones. Problems with the files are *Error; failures to read them are wrapped as they come.
-func LoadRepo(fsys fs.FS, dir string, knownEnvs ...string) (*Repo, error) {
+// Problems with the files, a limit of opts.Limits hit among them, are *Error; failures to read
+// them are wrapped as they come. A panic while loading is an *Error wrapping ErrPanic.
+func LoadRepo(fsys fs.FS, dir string, opts LoadOptions) (repo *Repo, err error) {
+	lim := opts.Limits.WithDefaults()
+	rd := &reader{fsys: fsys, lim: lim}
+	defer recovered(&rd.current, &err)
 	dir = path.Clean(dir)
-	cfgPath := path.Join(dir, RepoConfigFile)
-	data, err := fs.ReadFile(fsys, cfgPath)
-	var repo *Repo
+	data, err := rd.read(path.Join(dir, RepoConfigFile), RepoConfigFile)
 	switch {
 	case err == nil:
-		repo, err = loadConfigured(fsys, dir, RepoConfigFile, string(data), knownEnvs)
+		repo, err = loadConfigured(rd, dir, RepoConfigFile, data, opts.Environments)
 	case errors.Is(err, fs.ErrNotExist):
-		repo, err = discover(fsys, dir, knownEnvs)
-	default:
-		return nil, fmt.Errorf("read %s: %w", cfgPath, err)
+		repo, err = discover(rd, dir, opts.Environments)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := repo.parseAll(); err != nil {
+	repo.Limits = lim
+	if err := repo.parseAll(&rd.current); err != nil {
 		return nil, err
 	}
 	return repo, nil
 }
 
 // readFiles reads every file the apps use into memory.
-func (r *Repo) readFiles(fsys fs.FS, dir string) error {
+func (r *Repo) readFiles(rd *reader, dir string) error {
 	var errs Errors
 	add := func(p string) error {
 		if _, ok := r.files[p]; ok {
@@ -169,13 +173,17 @@ func (r *Repo) readFiles(fsys fs.FS, dir string) error {
 			errs = append(errs, &Error{File: r.Config, Msg: fmt.Sprintf("file %q is outside the repository; use a path relative to its root", p)})
 			return nil
 		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, clean))
-		if errors.Is(err, fs.ErrNotExist) {
+		b, err := rd.read(path.Join(dir, clean), clean)
+		var e *Error
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			errs = append(errs, &Error{File: r.Config, Msg: fmt.Sprintf("file %q does not exist", p)})
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", p, err)
+		case errors.As(err, &e) && !errors.Is(err, ErrLimit):
+			errs = append(errs, e)
+			return nil
+		case err != nil:
+			return err // an I/O failure, or a limit that ends the load
 		}
 		r.files[p] = string(b)
 		return nil
@@ -200,8 +208,9 @@ func (r *Repo) readFiles(fsys fs.FS, dir string) error {
 	return nil
 }
 
-// parseAll parses every file as a template once, so that Render only executes them.
-func (r *Repo) parseAll() error {
+// parseAll parses every file as a template once, so that Render only executes them. It keeps
+// *current at the file it works on.
+func (r *Repo) parseAll(current *string) error {
 	r.templates = make(map[string]*template, len(r.files))
 	r.varsDocs = map[string]varsFile{}
 	for _, a := range r.Apps {
@@ -214,7 +223,8 @@ func (r *Repo) parseAll() error {
 				continue
 			}
 			var vf varsFile
-			docs, err := parseDocuments(p, r.files[p], false)
+			*current = p
+			docs, err := parseDocuments(p, r.files[p], false, r.Limits.YAML())
 			vf.err = err
 			for _, d := range docs {
 				m, ok := d.value.(map[string]any)
@@ -229,7 +239,8 @@ func (r *Repo) parseAll() error {
 	}
 	var errs Errors
 	for _, p := range sortedKeys(r.files) {
-		t, err := parseTemplate(p, r.files[p])
+		*current = p
+		t, err := parseTemplate(p, r.files[p], r.Limits)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
@@ -246,8 +257,8 @@ func (r *Repo) parseAll() error {
 	return nil
 }
 
-func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Repo, error) {
-	doc, err := yamlpos.Parse(file, []byte(data))
+func loadConfigured(rd *reader, dir, file string, data []byte, knownEnvs []string) (*Repo, error) {
+	doc, err := yamlpos.Parse(file, data, rd.lim.YAML())
 	if err != nil {
 		return nil, fromYAMLPos(err)
 	}
@@ -290,14 +301,11 @@ func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Re
 		return nil, errs
 	}
 	slices.SortFunc(repo.Apps, func(a, b *App) int { return strings.Compare(a.Name, b.Name) })
-	if err := repo.readFiles(fsys, dir); err != nil {
+	if err := repo.readFiles(rd, dir); err != nil {
 		return nil, err
 	}
-	// The <base>.<env>.yaml convention holds here too, for the environments listed.
-	listing, err := listDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
+	// The <base>.<env>.yaml convention holds here too, for the environments listed. Each
+	// candidate is looked up by name: a large repository is never walked.
 	for _, a := range repo.Apps {
 		for _, env := range a.EnvironmentNames() {
 			e := a.Environments[env]
@@ -307,7 +315,7 @@ func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Re
 			}
 			for _, f := range files {
 				for _, o := range overlayCandidates(f, env) {
-					if listing[o] && !slices.Contains(e.Overlays[f], o) {
+					if isFile(rd.fsys, path.Join(dir, o)) && !slices.Contains(e.Overlays[f], o) {
 						if e.Overlays == nil {
 							e.Overlays = map[string][]string{}
 						}
@@ -317,10 +325,16 @@ func loadConfigured(fsys fs.FS, dir, file, data string, knownEnvs []string) (*Re
 			}
 		}
 	}
-	if err := repo.readFiles(fsys, dir); err != nil {
+	if err := repo.readFiles(rd, dir); err != nil {
 		return nil, err
 	}
 	return repo, nil
+}
+
+// isFile reports whether name is a file in fsys (a link to one included).
+func isFile(fsys fs.FS, name string) bool {
+	info, err := fs.Stat(fsys, name)
+	return err == nil && info.Mode().IsRegular()
 }
 
 // fromYAMLPos turns the positioned problems of internal/yamlpos into this package's Errors,
@@ -337,15 +351,21 @@ func fromYAMLPos(err error) error {
 	return out
 }
 
-// listDir returns the set of repository-relative paths of regular files under dir.
-func listDir(fsys fs.FS, dir string) (map[string]bool, error) {
+// listDir returns the set of paths, relative to dir, of regular files under dir. Every entry
+// it lists counts against the repository's file limit.
+func listDir(rd *reader, dir string) (map[string]bool, error) {
 	out := map[string]bool{}
-	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(rd.fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() && d.Name() == ".git" {
 			return fs.SkipDir
+		}
+		if p != dir {
+			if err := rd.count(p); err != nil {
+				return err
+			}
 		}
 		if d.Type().IsRegular() {
 			rel := strings.TrimPrefix(strings.TrimPrefix(p, dir), "/")
@@ -357,6 +377,9 @@ func listDir(fsys fs.FS, dir string) (map[string]bool, error) {
 		return nil
 	})
 	if err != nil {
+		if IsSpecError(err) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	return out, nil
@@ -479,9 +502,9 @@ func envSuffix(stem string, knownEnvs []string) string {
 }
 
 // discover applies the .nais/ conventions (see the package doc).
-func discover(fsys fs.FS, dir string, knownEnvs []string) (*Repo, error) {
+func discover(rd *reader, dir string, knownEnvs []string) (*Repo, error) {
 	naisDir := path.Join(dir, ".nais")
-	listing, err := listDir(fsys, naisDir)
+	listing, err := listDir(rd, naisDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &Error{File: dir, Msg: "found neither " + RepoConfigFile + " nor a .nais/ folder; add one of them (see flyt's README)"}
 	}
@@ -496,9 +519,9 @@ func discover(fsys fs.FS, dir string, knownEnvs []string) (*Repo, error) {
 			continue
 		}
 		p := path.Join(".nais", rel)
-		b, err := fs.ReadFile(fsys, path.Join(naisDir, rel))
+		b, err := rd.read(path.Join(naisDir, rel), p)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			return nil, err
 		}
 		repo.files[p] = string(b)
 		if s := sniff(p, string(b)); len(s.kinds) > 0 {

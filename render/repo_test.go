@@ -34,7 +34,7 @@ func TestLoadRepoConventionsOnSharedRepositories(t *testing.T) {
 	}
 	for name, fsys := range repos {
 		t.Run(name, func(t *testing.T) {
-			repo, err := LoadRepo(fsys, ".")
+			repo, err := LoadRepo(fsys, ".", LoadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestLoadRepoProblems(t *testing.T) {
 			for p, d := range tt.files {
 				fsys[p] = &fstest.MapFile{Data: []byte(d)}
 			}
-			_, err := LoadRepo(fsys, ".")
+			_, err := LoadRepo(fsys, ".", LoadOptions{})
 			if err == nil {
 				t.Fatalf("LoadRepo succeeded, want %q", tt.want)
 			}

@@ -76,7 +76,7 @@ func sharedEnv(name, team string) *Environment {
 func TestRenderSharedRepositories(t *testing.T) {
 	for repoName, fsys := range sharedRepos(t) {
 		t.Run(repoName, func(t *testing.T) {
-			repo, err := LoadRepo(fsys, ".", "dev", "prod", "dev-gcp", "prod-gcp")
+			repo, err := LoadRepo(fsys, ".", LoadOptions{Environments: []string{"dev", "prod", "dev-gcp", "prod-gcp"}})
 			if err != nil {
 				t.Fatalf("LoadRepo: %v", err)
 			}

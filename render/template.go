@@ -10,6 +10,8 @@ import (
 	"github.com/mailgun/raymond/v2"
 	"github.com/mailgun/raymond/v2/ast"
 	"github.com/mailgun/raymond/v2/parser"
+
+	"github.com/flyt-platform/flyt/environments"
 )
 
 // template is one file parsed as a Handlebars template. Files without "{{" are kept as they are
@@ -19,19 +21,34 @@ type template struct {
 	src  string
 	tpl  *raymond.Template // nil for a plain file
 	prog *ast.Program
+	lim  environments.Limits
 }
 
 var parseErrLine = regexp.MustCompile(`(?i)line (\d+)`)
 
-// parseTemplate parses src (the contents of file) as a Handlebars template.
-func parseTemplate(file, src string) (*template, error) {
-	t := &template{file: file, src: src}
+// parseTemplate parses src (the contents of file) as a Handlebars template, within lim: the
+// nesting is checked before the engine parses anything (its parser recurses once per level),
+// and calls of the built-in helpers with more arguments than they take are refused (raymond
+// hands the extra argument to the helper as its options, and crashes).
+func parseTemplate(file, src string, lim environments.Limits) (t *template, err error) {
+	t = &template{file: file, src: src, lim: lim}
 	if !strings.Contains(src, "{{") {
 		return t, nil
 	}
+	if err := checkNesting(file, src, lim.TemplateDepth); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = nil, &Error{File: file, Msg: fmt.Sprintf("the template engine failed to parse this file (%v); simplify the template", p), Err: ErrPanic}
+		}
+	}()
 	prog, err := parser.Parse(src)
 	if err != nil {
 		return nil, templateError(file, err)
+	}
+	if err := checkArity(file, src, prog); err != nil {
+		return nil, err
 	}
 	tpl, err := raymond.Parse(src)
 	if err != nil {
@@ -39,6 +56,127 @@ func parseTemplate(file, src string) (*template, error) {
 	}
 	t.tpl, t.prog = tpl, prog
 	return t, nil
+}
+
+// checkNesting refuses, before any parser recurses into it, a template whose blocks
+// ({{#x}} … {{/x}}, {{^x}} … {{/x}}) and subexpressions ((x (y z))) nest deeper than max. It
+// reads the source the way the Handlebars lexer does only as far as that needs: a {{! comment }}
+// is skipped, \{{ is text.
+func checkNesting(file, src string, max int) error {
+	depth, line := 0, 1
+	refuse := func() error {
+		return limitError(file, line, "templates nest deeper than %d blocks and subexpressions here; flatten the {{#if}}/{{#each}} blocks, or raise limits.templateDepth in the platform config", max)
+	}
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			line++
+			continue
+		}
+		if !strings.HasPrefix(src[i:], "{{") || i > 0 && src[i-1] == '\\' {
+			continue
+		}
+		j := i + 2
+		for j < len(src) && (src[j] == '{' || src[j] == '~' || src[j] == ' ') {
+			j++
+		}
+		end := "}}"
+		if strings.HasPrefix(src[j:], "!--") {
+			end = "--}}"
+		}
+		if j < len(src) {
+			switch src[j] {
+			case '#':
+				depth++
+			case '^':
+				if k := strings.TrimLeft(src[j+1:], " ~"); !strings.HasPrefix(k, "}}") { // {{^}} is an else
+					depth++
+				}
+			case '/':
+				depth--
+			}
+		}
+		if depth > max {
+			return refuse()
+		}
+		close := strings.Index(src[j:], end)
+		if close < 0 {
+			return nil // unterminated: the parser says so
+		}
+		parens := 0
+		for _, ch := range src[j : j+close] {
+			switch ch {
+			case '(':
+				parens++
+				if depth+parens > max {
+					return refuse()
+				}
+			case ')':
+				parens--
+			case '\n':
+				line++
+			}
+		}
+		i = j + close + len(end) - 1
+	}
+	return nil
+}
+
+// helperArity is how many arguments raymond's built-in helpers take besides their options.
+var helperArity = map[string]int{"if": 1, "unless": 1, "with": 1, "each": 1, "log": 1, "lookup": 2, "equal": 2, "ifGt": 2, "ifLt": 2, "ifEq": 2, "pluralize": 3}
+
+// checkArity refuses a call of a built-in helper with more arguments than it takes.
+func checkArity(file, src string, prog *ast.Program) error {
+	var bad *Error
+	var visitExpr func(e *ast.Expression)
+	var visitProg func(p *ast.Program)
+	visitParam := func(n ast.Node) {
+		if s, ok := n.(*ast.SubExpression); ok {
+			visitExpr(s.Expression)
+		}
+	}
+	visitExpr = func(e *ast.Expression) {
+		if e == nil || bad != nil {
+			return
+		}
+		name := e.HelperName()
+		if n, ok := helperArity[name]; ok && len(e.Params) > n {
+			pos := min(max(e.Loc.Pos, 0), len(src))
+			s := "s"
+			if n == 1 {
+				s = ""
+			}
+			bad = &Error{File: file, Line: 1 + strings.Count(src[:pos], "\n"), Msg: fmt.Sprintf("%s takes %d argument%s, not %d; remove the extra ones", name, n, s, len(e.Params))}
+			return
+		}
+		for _, p := range e.Params {
+			visitParam(p)
+		}
+		if e.Hash != nil {
+			for _, hp := range e.Hash.Pairs {
+				visitParam(hp.Val)
+			}
+		}
+	}
+	visitProg = func(p *ast.Program) {
+		if p == nil {
+			return
+		}
+		for _, n := range p.Body {
+			switch n := n.(type) {
+			case *ast.MustacheStatement:
+				visitExpr(n.Expression)
+			case *ast.BlockStatement:
+				visitExpr(n.Expression)
+				visitProg(n.Program)
+				visitProg(n.Inverse)
+			}
+		}
+	}
+	visitProg(prog)
+	if bad != nil {
+		return bad
+	}
+	return nil
 }
 
 func templateError(file string, err error) *Error {
@@ -59,18 +197,35 @@ func firstLine(s string) string {
 }
 
 // exec expands the template with vars (as made by templateContext). Undefined variables
-// render empty, as NAIS does, and each is reported as a warning.
-func (t *template) exec(vars map[string]any) (string, []Warning, error) {
+// render empty, as NAIS does, and each is reported as a warning. The expansion is walked
+// first, without building it, to refuse one that would pass TemplateOutput (an {{#each}}
+// inside an {{#each}} over long lists multiplies); the engine runs only within it.
+func (t *template) exec(vars map[string]any) (_ string, _ []Warning, err error) {
 	if t.tpl == nil {
 		return t.src, nil, nil
 	}
+	c := checker{t: t, ctx: []any{vars}, budget: int64(t.lim.TemplateOutput)}
+	c.program(t.prog)
+	if c.over != nil {
+		return "", c.warns, c.over
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{File: t.file, Msg: fmt.Sprintf("the template engine failed on this file (%v); simplify the template", p), Err: ErrPanic}
+		}
+	}()
 	out, err := t.tpl.Exec(vars)
 	if err != nil {
 		return "", nil, &Error{File: t.file, Msg: "template failed: " + firstLine(err.Error()), Err: err}
 	}
-	c := checker{t: t, ctx: []any{vars}}
-	c.program(t.prog)
+	if int64(len(out)) > int64(t.lim.TemplateOutput) {
+		return "", c.warns, t.tooLong(0)
+	}
 	return out, c.warns, nil
+}
+
+func (t *template) tooLong(line int) *Error {
+	return limitError(t.file, line, "the template expands to more than %s; loop over shorter lists, or raise limits.templateOutput in the platform config", t.lim.TemplateOutput)
 }
 
 // templateContext turns decoded variables into the values handed to raymond: strings become
@@ -105,11 +260,17 @@ var builtinHelpers = map[string]bool{"if": true, "unless": true, "each": true, "
 // hook for missing variables, so this walk mirrors its lookup rules: block parameters first,
 // then the context stack from the innermost outwards, the first context holding the first part
 // of the path wins.
+//
+// It also adds up what the expansion will write (budget counts down from TemplateOutput,
+// every node visited costing at least a byte so that loops writing nothing are bounded too),
+// and stops with over set once the budget is spent.
 type checker struct {
 	t      *template
 	ctx    []any
 	params []map[string]any
 	warns  []Warning
+	budget int64
+	over   *Error
 }
 
 func (c *checker) program(p *ast.Program) {
@@ -117,12 +278,51 @@ func (c *checker) program(p *ast.Program) {
 		return
 	}
 	for _, n := range p.Body {
+		if c.over != nil {
+			return
+		}
 		switch n := n.(type) {
+		case *ast.ContentStatement:
+			c.spend(len(n.Value), n.Loc.Pos)
 		case *ast.MustacheStatement:
+			c.spend(1, n.Loc.Pos)
 			c.expr(n.Expression, true)
+			if p, ok := n.Expression.Path.(*ast.PathExpression); ok && len(n.Expression.Params) == 0 {
+				v, _, _ := c.resolve(p)
+				c.spend(outputLen(v), n.Loc.Pos)
+			}
 		case *ast.BlockStatement:
+			c.spend(1, n.Loc.Pos)
 			c.block(n)
 		}
+	}
+}
+
+// spend takes n bytes (at least one) from the budget; pos is where in the source they are
+// written, for the message.
+func (c *checker) spend(n, pos int) {
+	c.budget -= int64(max(n, 1))
+	if c.budget < 0 && c.over == nil {
+		pos = min(max(pos, 0), len(c.t.src))
+		c.over = c.t.tooLong(1 + strings.Count(c.t.src[:pos], "\n"))
+	}
+}
+
+// outputLen is about how many bytes raymond writes for v.
+func outputLen(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v)
+	case raymond.SafeString:
+		return len(v)
+	case []any:
+		n := 0
+		for _, x := range v {
+			n += outputLen(x)
+		}
+		return n
+	default:
+		return 8
 	}
 }
 
@@ -241,6 +441,9 @@ func (c *checker) each(b *ast.BlockStatement, v any) {
 			break
 		}
 		for i, x := range v {
+			if c.spend(1, b.Loc.Pos); c.over != nil {
+				return
+			}
 			c.scoped(b.Program, x, x, i)
 		}
 		return
@@ -249,6 +452,9 @@ func (c *checker) each(b *ast.BlockStatement, v any) {
 			break
 		}
 		for _, k := range sortedKeys(v) {
+			if c.spend(1, b.Loc.Pos); c.over != nil {
+				return
+			}
 			c.scoped(b.Program, v[k], v[k], k)
 		}
 		return
@@ -261,9 +467,9 @@ func (c *checker) scoped(p *ast.Program, ctx, first, second any) {
 	if p == nil {
 		return
 	}
-	bp := map[string]any{}
+	var bp map[string]any // most blocks bind no parameters: allocate only for those that do
 	if len(p.BlockParams) > 0 {
-		bp[p.BlockParams[0]] = first
+		bp = map[string]any{p.BlockParams[0]: first}
 	}
 	if len(p.BlockParams) > 1 {
 		bp[p.BlockParams[1]] = second

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flyt-platform/flyt/environments"
 )
 
 func TestTemplateUndefinedVariables(t *testing.T) {
@@ -38,7 +40,7 @@ func TestTemplateUndefinedVariables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tpl, err := parseTemplate("f", tt.src)
+			tpl, err := parseTemplate("f", tt.src, environments.DefaultLimits())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // document is one YAML document of a file, after templating.
@@ -39,21 +41,21 @@ var yamlErrLine = regexp.MustCompile(`line (\d+)`)
 
 // parseDocuments splits text (file's contents after templating) into its YAML documents,
 // skipping empty ones. templated says whether line numbers refer to the expanded template, which
-// the message then says.
-func parseDocuments(file, text string, templated bool) ([]document, error) {
-	if values, ok := parseSimple(text); ok {
-		lazy := &lazyNodes{file: file, text: text}
+// the message then says. A document beyond lim is an *Error wrapping ErrLimit.
+func parseDocuments(file, text string, templated bool, lim yamlpos.Limits) ([]document, error) {
+	if values, ok := parseSimple(text); ok && withinLimits(values, lim) {
+		lazy := &lazyNodes{file: file, text: text, lim: lim}
 		docs := make([]document, len(values))
 		for i, v := range values {
 			docs[i] = document{file: file, index: i, lazy: lazy, value: v}
 		}
 		return docs, nil
 	}
-	return parseYAML(file, text, templated)
+	return parseYAML(file, text, templated, lim)
 }
 
 // parseYAML is parseDocuments with yaml.v3.
-func parseYAML(file, text string, templated bool) ([]document, error) {
+func parseYAML(file, text string, templated bool, lim yamlpos.Limits) ([]document, error) {
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	var docs []document
 	for i := 0; ; i++ {
@@ -79,6 +81,13 @@ func parseYAML(file, text string, templated bool) ([]document, error) {
 				continue
 			}
 			root = root.Content[0]
+		}
+		if err := yamlpos.Check(file, root, lim); err != nil {
+			e := fromYAMLPos(err).(Errors)[0]
+			if templated {
+				e.Msg += " (line numbers count the template's expanded output)"
+			}
+			return nil, e
 		}
 		v, err := nodeValue(root)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // parseSimple is parseDocuments' fast path for the YAML that manifests are usually made of:
@@ -295,13 +297,14 @@ func plainValue(s string) (any, bool) {
 // is asked for, which only a message does.
 type lazyNodes struct {
 	file, text string
+	lim        yamlpos.Limits
 	once       sync.Once
 	docs       []document
 }
 
 // root returns the root node of the i-th document parseDocuments returned for the text.
 func (l *lazyNodes) root(i int) *yaml.Node {
-	l.once.Do(func() { l.docs, _ = parseYAML(l.file, l.text, false) })
+	l.once.Do(func() { l.docs, _ = parseYAML(l.file, l.text, false, l.lim) })
 	if i < len(l.docs) {
 		return l.docs[i].node
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // checkParseSimple fails t when parseSimple accepts text and gives other values than yaml.v3
@@ -17,7 +19,7 @@ func checkParseSimple(t testing.TB, text string) bool {
 	if !ok {
 		return false
 	}
-	want, err := parseYAML("f.yaml", text, false)
+	want, err := parseYAML("f.yaml", text, false, yamlpos.DefaultLimits)
 	if err != nil {
 		t.Fatalf("parseSimple accepted YAML that yaml.v3 or nodeValue reject (%v):\n%s", err, text)
 	}
@@ -28,7 +30,7 @@ func checkParseSimple(t testing.TB, text string) bool {
 	if len(got)+len(wantValues) > 0 && !reflect.DeepEqual(got, wantValues) {
 		t.Fatalf("parseSimple differs from yaml.v3 on:\n%s\ngot:  %#v\nwant: %#v", text, got, wantValues)
 	}
-	docs, err := parseDocuments("f.yaml", text, false)
+	docs, err := parseDocuments("f.yaml", text, false, yamlpos.DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +160,7 @@ func TestParseSimpleMatchesYAML(t *testing.T) {
 
 // renderedTypical returns the typical app's manifest after templating.
 func renderedTypical(t testing.TB) (*Repo, *Environment, string) {
-	repo, err := LoadRepo(typicalApp, ".")
+	repo, err := LoadRepo(typicalApp, ".", LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

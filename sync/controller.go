@@ -836,8 +836,11 @@ type loadedRepo struct {
 // times, also when the workers ask for it at the same moment. One load per repository is
 // kept, the newest asked for.
 func (c *Controller) loadRepo(ctx context.Context, r environments.Repository, commit string) (*render.Repo, error) {
-	names := envNames(c.opts.Platform())
-	envs := strings.Join(names, ",")
+	p := c.opts.Platform()
+	names := envNames(p)
+	// A load depends on the environment names and the limits; a config change of either loads
+	// the repository again.
+	envs := strings.Join(names, ",") + fmt.Sprintf("\x00%+v", p.Limits)
 	c.mu.Lock()
 	l, ok := c.loaded[r.URL]
 	c.mu.Unlock()
@@ -850,7 +853,7 @@ func (c *Controller) loadRepo(ctx context.Context, r environments.Repository, co
 			return nil, &deployError{history.StateError, "fetch", err}
 		}
 		c.loads.Add(1)
-		repo, err := render.LoadRepo(fsys, ".", names...)
+		repo, err := render.LoadRepo(fsys, ".", render.LoadOptions{Environments: names, Limits: p.Limits})
 		if err != nil {
 			return nil, err
 		}

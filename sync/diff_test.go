@@ -25,7 +25,7 @@ func (h *harness) renderFiles(t *testing.T, files map[string]string, name, commi
 	for p, c := range files {
 		fsys[p] = &fstest.MapFile{Data: []byte(c)}
 	}
-	repo, err := render.LoadRepo(fsys, ".", "dev", "prod")
+	repo, err := render.LoadRepo(fsys, ".", render.LoadOptions{Environments: []string{"dev", "prod"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func (o *renderOptions) load(path string) (*renderInput, error) {
 	for _, e := range p.Environments {
 		known = append(known, e.Name)
 	}
-	if in.repo, err = render.LoadRepo(fsys, dir, known...); err != nil {
+	if in.repo, err = render.LoadRepo(fsys, dir, render.LoadOptions{Environments: known, Limits: p.Limits}); err != nil {
 		return nil, err
 	}
 	over := map[string]any{}

@@ -311,7 +311,7 @@ func (d *demo) serveRepositories() error {
 			}); err != nil {
 				return fmt.Errorf("read %s: %w", tr.dir, err)
 			}
-			loaded, err := render.LoadRepo(sub, ".", envNames...)
+			loaded, err := render.LoadRepo(sub, ".", render.LoadOptions{Environments: envNames})
 			if err != nil {
 				return fmt.Errorf("load %s: %w", tr.dir, err)
 			}

@@ -16,13 +16,6 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// maxNodes bounds the work of one decode, so that a small file with nested aliases (a "billion
-// laughs" document) cannot make flyt expand it into gigabytes.
-const maxNodes = 1 << 18
-
-// maxDepth bounds nesting, which also ends aliases that contain themselves (a: &a {b: *a}).
-const maxDepth = 256
-
 var (
 	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -99,13 +92,12 @@ func (p *fieldPath) String() string {
 }
 
 // converter writes the JSON form of a node tree, steered by the Go type it will be decoded
-// into, and collects every problem on the way.
+// into, and collects every problem on the way. Its walk is bounded because every Document
+// passed Check when it was parsed: no alias cycle, and a bounded expansion.
 type converter struct {
-	file  string
-	buf   bytes.Buffer
-	errs  ErrorList
-	nodes int
-	depth int
+	file string
+	buf  bytes.Buffer
+	errs ErrorList
 }
 
 func (c *converter) fail(n *yaml.Node, path *fieldPath, format string, args ...any) {
@@ -115,21 +107,6 @@ func (c *converter) fail(n *yaml.Node, path *fieldPath, format string, args ...a
 
 // value writes node as JSON for a target of type t; t == nil means any JSON value.
 func (c *converter) value(n *yaml.Node, t reflect.Type, path *fieldPath) {
-	c.nodes++
-	if c.nodes > maxNodes {
-		if c.nodes == maxNodes+1 {
-			c.fail(n, path, "document too large: more than %d values after expanding aliases", maxNodes)
-		}
-		c.buf.WriteString("null")
-		return
-	}
-	if c.depth >= maxDepth {
-		c.fail(n, nil, "nesting deeper than %d levels; is there an alias that contains itself?", maxDepth)
-		c.buf.WriteString("null")
-		return
-	}
-	c.depth++
-	defer func() { c.depth-- }()
 	n = resolve(n)
 	if n == nil {
 		c.buf.WriteString("null")
@@ -318,9 +295,8 @@ func number(n *yaml.Node) (float64, bool) {
 // custom hands a node to a type's own UnmarshalJSON right away, so that its error (a bad
 // duration, a bad quantity) is reported at the node instead of somewhere in the document.
 func (c *converter) custom(n *yaml.Node, t reflect.Type, path *fieldPath) {
-	sub := &converter{file: c.file, nodes: c.nodes, depth: c.depth}
+	sub := &converter{file: c.file}
 	sub.untyped(n, path)
-	c.nodes = sub.nodes
 	if len(sub.errs) > 0 {
 		c.errs = append(c.errs, sub.errs...)
 		return

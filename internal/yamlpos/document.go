@@ -50,7 +50,7 @@ func (d Doc) JSON() ([]byte, error) { return d.doc.JSON() }
 // that string, written as in the source (version: 1.10 stays "1.10"). On problems, out still
 // holds the values that did decode.
 func DecodeStrict(file string, data []byte, out any) error {
-	d, err := Parse(file, data)
+	d, err := Parse(file, data, DefaultLimits)
 	if err != nil {
 		return err
 	}
@@ -58,9 +58,10 @@ func DecodeStrict(file string, data []byte, out any) error {
 }
 
 // Parse parses data, which must hold at most one YAML document, keeping positions for later
-// lookups with [Document.Position].
-func Parse(file string, data []byte) (*Document, error) {
-	docs, err := split(file, data, true)
+// lookups with [Document.Position]. A document beyond lim (see [Check]) is an error, so that
+// decoding it is bounded.
+func Parse(file string, data []byte, lim Limits) (*Document, error) {
+	docs, err := split(file, data, true, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -75,13 +76,14 @@ func Parse(file string, data []byte) (*Document, error) {
 	return docs[0].doc, nil
 }
 
-// SplitDocuments parses every document of a multi-document YAML file (separated by "---").
-// Empty documents are skipped. Positions stay those of the whole file.
+// SplitDocuments parses every document of a multi-document YAML file (separated by "---"),
+// each within [DefaultLimits]. Empty documents are skipped. Positions stay those of the whole
+// file.
 func SplitDocuments(file string, data []byte) ([]Doc, error) {
-	return split(file, data, false)
+	return split(file, data, false, DefaultLimits)
 }
 
-func split(file string, data []byte, stopAfterTwo bool) ([]Doc, error) {
+func split(file string, data []byte, stopAfterTwo bool, lim Limits) ([]Doc, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []Doc
 	for {
@@ -102,6 +104,9 @@ func split(file string, data []byte, stopAfterTwo bool) ([]Doc, error) {
 		}
 		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" && root.Value == "" {
 			continue // only comments, or nothing, between separators
+		}
+		if err := Check(file, root, lim); err != nil {
+			return nil, err
 		}
 		docs = append(docs, Doc{File: file, Index: len(docs), Line: root.Line, doc: &Document{file: file, root: root}})
 		if stopAfterTwo && len(docs) == 2 {

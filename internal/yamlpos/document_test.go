@@ -23,7 +23,7 @@ metadata:
 `
 
 func TestPosition(t *testing.T) {
-	doc, err := Parse("platform.yaml", []byte(platformYAML))
+	doc, err := Parse("platform.yaml", []byte(platformYAML), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestPosition(t *testing.T) {
 }
 
 func TestErrorf(t *testing.T) {
-	doc, err := Parse("platform.yaml", []byte(platformYAML))
+	doc, err := Parse("platform.yaml", []byte(platformYAML), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestErrorf(t *testing.T) {
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	empty, err := Parse("empty.yaml", nil)
+	empty, err := Parse("empty.yaml", nil, DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestSplitDocumentsBroken(t *testing.T) {
 }
 
 func TestJSONDuplicateKeys(t *testing.T) {
-	doc, err := Parse("x.yaml", []byte("a: 1\na: 2\n"))
+	doc, err := Parse("x.yaml", []byte("a: 1\na: 2\n"), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,12 @@ type Error struct {
 	Path string
 	// Msg says what is wrong and, where it can, how to fix it.
 	Msg string
+	// Err is the cause, when there is one worth testing for (ErrLimit).
+	Err error
 }
+
+// Unwrap returns the cause, so errors.Is(err, ErrLimit) works.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error formats the problem as "file:line:col: path: msg", leaving out what is unknown.
 func (e *Error) Error() string {

@@ -70,7 +70,7 @@ func TestSharedRepositoriesPassServerSideDryRun(t *testing.T) {
 	applied := 0
 	created := map[string]bool{}
 	for repoName, fsys := range sharedRepos(t) {
-		repo, err := render.LoadRepo(fsys, ".", "dev", "prod", "prod-gcp")
+		repo, err := render.LoadRepo(fsys, ".", render.LoadOptions{Environments: []string{"dev", "prod", "prod-gcp"}})
 		if err != nil {
 			t.Fatalf("%s: %v", repoName, err)
 		}

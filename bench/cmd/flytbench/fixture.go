@@ -193,7 +193,7 @@ func (fx *fixture) render(run string) ([]unit, error) {
 		for name, data := range files {
 			fsys[name] = &fstest.MapFile{Data: []byte(data), Mode: 0o644}
 		}
-		repo, err := render.LoadRepo(fsys, ".", envs...)
+		repo, err := render.LoadRepo(fsys, ".", render.LoadOptions{Environments: envs})
 		if err != nil {
 			return nil, fmt.Errorf("load repository %d: %w", r, err)
 		}
