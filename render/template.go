@@ -440,11 +440,16 @@ func (c *checker) each(b *ast.BlockStatement, v any) {
 		if len(v) == 0 {
 			break
 		}
+		index := b.Program != nil && len(b.Program.BlockParams) > 1
 		for i, x := range v {
 			if c.spend(1, b.Loc.Pos); c.over != nil {
 				return
 			}
-			c.scoped(b.Program, x, x, i)
+			var second any // boxing the index allocates: only for blocks that name it
+			if index {
+				second = i
+			}
+			c.scoped(b.Program, x, x, second)
 		}
 		return
 	case map[string]any:
