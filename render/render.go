@@ -107,16 +107,11 @@ type renderer struct {
 	// while they were converted, and images the images in them, for the digest.
 	canon  map[*unstructured.Unstructured][]byte
 	images map[string]bool
-	// file is the file being rendered, for the message of a panic; origin is where each
-	// object came from, for the messages of the limits on objects.
+	// file is the file being rendered, for the message of a panic; origin is the document
+	// each object came from, for the messages of the limits on objects (its position is only
+	// looked up then: finding it parses the file again).
 	file   string
-	origin map[*unstructured.Unstructured]origin
-}
-
-// origin is the file and line an object was rendered from.
-type origin struct {
-	file string
-	line int
+	origin map[*unstructured.Unstructured]*sourceDoc
 }
 
 func (r *renderer) addErr(err error) {
@@ -142,7 +137,7 @@ func (r *renderer) run(in Vars) {
 	}
 	var objects []*unstructured.Unstructured
 	sawApp := false
-	r.origin = map[*unstructured.Unstructured]origin{}
+	r.origin = map[*unstructured.Unstructured]*sourceDoc{}
 	for _, f := range files {
 		r.file = f
 		docs, ok := r.documents(f, ctx)
@@ -152,12 +147,12 @@ func (r *renderer) run(in Vars) {
 		for _, d := range docs {
 			obj, isApp := r.object(d, vars)
 			sawApp = sawApp || isApp
-			file, line, _ := d.pos(nil, false)
 			for _, o := range obj {
-				r.origin[o] = origin{file, line}
+				r.origin[o] = d
 			}
 			objects = append(objects, obj...)
 			if max := r.repo.Limits.Objects; len(objects) > max {
+				file, line, _ := d.pos(nil, false)
 				r.errs = append(r.errs, limitError(file, line, "app %s renders to more than %d objects in %s; split it into several apps, or raise limits.objects in the platform config", r.app.Name, max, r.env.Name))
 				r.res.Objects = nil
 				return
@@ -625,8 +620,8 @@ func (r *renderer) finish() (*Result, error) {
 	d, imgs, err := digest(res.Objects, r.canon, r.images, int64(r.repo.Limits.ObjectSize))
 	var big *tooBigError
 	if errors.As(err, &big) {
-		o := r.origin[big.obj]
-		return res, Errors{limitError(o.file, o.line, "%s %s is %s encoded, more than the %s flyt sends to a cluster (the API server takes at most %s per request, and etcd stores at most 1.5Mi per object by default); move large data out of it, or raise limits.objectSize in the platform config",
+		file, line, _ := r.origin[big.obj].pos(nil, false)
+		return res, Errors{limitError(file, line, "%s %s is %s encoded, more than the %s flyt sends to a cluster (the API server takes at most %s per request, and etcd stores at most 1.5Mi per object by default); move large data out of it, or raise limits.objectSize in the platform config",
 			big.obj.GetKind(), big.obj.GetName(), environments.ByteSize(big.size), r.repo.Limits.ObjectSize, environments.ByteSize(environments.APIServerRequestLimit))}
 	}
 	if err != nil {

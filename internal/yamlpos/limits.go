@@ -38,7 +38,17 @@ var ErrLimit = errors.New("limit exceeded")
 // node containing it (which would expand forever). It visits every node once, whatever the
 // aliases, so it costs no more than the parse itself did. A zero limit is not checked.
 func Check(file string, root *yaml.Node, lim Limits) error {
-	c := &limitChecker{file: file, lim: lim, memo: map[*yaml.Node]expansion{}, active: map[*yaml.Node]bool{}}
+	c := &limitChecker{file: file, lim: lim}
+	// Most documents have no alias: a plain count, which allocates nothing, settles them.
+	if values, aliased := c.plain(root, 1); !aliased {
+		c.check(root, expansion{values: values})
+		if c.err != nil {
+			return c.err
+		}
+		return nil
+	}
+	c.err = nil
+	c.memo, c.active = map[*yaml.Node]expansion{}, map[*yaml.Node]bool{}
 	c.walk(root, 1)
 	if c.err != nil {
 		return c.err
@@ -65,6 +75,27 @@ func (c *limitChecker) fail(n *yaml.Node, msg string, args ...any) {
 	if c.err == nil {
 		c.err = &Error{File: c.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(msg, args...), Err: ErrLimit}
 	}
+}
+
+// plain counts the values below n (n included) in a document without aliases, reporting one
+// nested too deeply; aliased says it met an alias and stopped, the count then meaning nothing.
+func (c *limitChecker) plain(n *yaml.Node, depth int) (values int64, aliased bool) {
+	if n.Kind == yaml.AliasNode {
+		return 0, true
+	}
+	if c.lim.Depth > 0 && depth > c.lim.Depth {
+		c.fail(n, "maps and lists nest deeper than %d levels here; flatten the document, or raise limits.yamlDepth in the platform config", c.lim.Depth)
+		return 0, false
+	}
+	values = 1
+	for _, child := range n.Content {
+		v, aliased := c.plain(child, depth+1)
+		if aliased || c.err != nil {
+			return 0, aliased
+		}
+		values += v
+	}
+	return values, false
 }
 
 // walk returns n's expansion; depth is n's level in the expanded document (the root is 1).
