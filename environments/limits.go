@@ -26,11 +26,13 @@ type Limits struct {
 	// RepoFiles is how many files (and directory entries listed) one load of a repository may
 	// read. Default 2000.
 	RepoFiles int `json:"repoFiles,omitempty"`
-	// RepoSize is how many bytes one load of a repository may read in all. Default 32Mi.
+	// RepoSize is how many bytes one load of a repository may read in all. Default 8Mi: a
+	// loaded repository stays in memory while it is deployed.
 	RepoSize ByteSize `json:"repoSize,omitempty"`
 	// YAMLValues is how many values (maps, lists and scalars) one YAML document may hold once
-	// its aliases are expanded. It is what stops an alias bomb ("billion laughs"), where 600
-	// bytes expand to gigabytes. Default 250000, about ten times a 1Mi manifest of short lines.
+	// its aliases are expanded, and all the files of one app in one environment together. It
+	// is what stops an alias bomb ("billion laughs"), where 600 bytes expand to gigabytes, and
+	// it bounds the memory of one render. Default 250000, ten times a large manifest.
 	YAMLValues int `json:"yamlValues,omitempty"`
 	// YAMLDepth is how deeply maps and lists may nest in one YAML or JSON document. Default 100;
 	// Kubernetes objects nest about 10 deep.
@@ -38,7 +40,8 @@ type Limits struct {
 	// TemplateDepth is how deeply Handlebars blocks ({{#if}}, {{#each}} …) and subexpressions
 	// may nest in one file. Default 32.
 	TemplateDepth int `json:"templateDepth,omitempty"`
-	// TemplateOutput is the most one file may expand to through its template. Default 4Mi.
+	// TemplateOutput is the most the files of one app may expand to through their templates,
+	// in one environment, in all. Default 4Mi.
 	TemplateOutput ByteSize `json:"templateOutput,omitempty"`
 	// Objects is how many Kubernetes objects one app may render to in one environment.
 	// Default 500.
@@ -53,7 +56,7 @@ type Limits struct {
 const (
 	DefaultFileSize       = 1 << 20
 	DefaultRepoFiles      = 2000
-	DefaultRepoSize       = 32 << 20
+	DefaultRepoSize       = 8 << 20
 	DefaultYAMLValues     = yamlpos.DefaultValues
 	DefaultYAMLDepth      = yamlpos.DefaultDepth
 	DefaultTemplateDepth  = 32

@@ -79,7 +79,7 @@ func TestLoadEveryField(t *testing.T) {
 			},
 		}},
 		Limits: Limits{
-			FileSize: 512 << 10, RepoFiles: 300, RepoSize: 8 << 20, YAMLValues: 10000, YAMLDepth: 40,
+			FileSize: 512 << 10, RepoFiles: 300, RepoSize: 4 << 20, YAMLValues: 10000, YAMLDepth: 40,
 			TemplateDepth: 8, TemplateOutput: 2 << 20, Objects: 50, ObjectSize: 1_000_000,
 		},
 	}

@@ -40,7 +40,17 @@ func hostileCases() []hostileCase {
 	for i := range 501 {
 		fmt.Fprintf(&cms, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c%d\n", i)
 	}
+	wide := fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}}
+	for i := range 6 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-%d\ndata:\n", i)
+		for k := range 25_000 {
+			fmt.Fprintf(&b, "  k%d: v\n", k)
+		}
+		wide[fmt.Sprintf(".nais/cm%d.yaml", i)] = &fstest.MapFile{Data: []byte(b.String())}
+	}
 	return []hostileCase{
+		{name: "many documents, each within the limit", files: wide, want: "the app's files hold more than 250000 YAML values in all", file: ".nais/cm4.yaml", limit: true},
 		{name: "self-referencing alias", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data: &a {b: *a}\n"))}},
 			want: "alias *a refers to a map or list that contains it", file: ".nais/nais.yaml"},
 		{name: "billion laughs in a vars file", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}, ".nais/vars-dev.yaml": {Data: []byte(laughs)}},
@@ -59,10 +69,10 @@ func hostileCases() []hostileCase {
 			want: "more than the 1Mi flyt reads from one file", file: ".nais/vars-dev.yaml", limit: true},
 		{name: "each inside each", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n  x: \"{{#each l}}{{#each l}}{{#each l}}0123456789{{/each}}{{/each}}{{/each}}\"\n"))},
 			".nais/vars-dev.yaml": {Data: []byte("l: [" + strings.TrimSuffix(strings.Repeat("1,", 500), ",") + "]\n")}},
-			want: "the template expands to more than 4Mi", file: ".nais/nais.yaml", limit: true},
+			want: "the app's files expand to more than 4Mi in all", file: ".nais/nais.yaml", limit: true},
 		{name: "loops that write nothing", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n  x: \"{{#each l}}{{#each l}}{{#each l}}{{/each}}{{/each}}{{/each}}\"\n"))},
 			".nais/vars-dev.yaml": {Data: []byte("l: [" + strings.TrimSuffix(strings.Repeat("1,", 5000), ",") + "]\n")}},
-			want: "the template expands to more than 4Mi", file: ".nais/nais.yaml", limit: true},
+			want: "the app's files expand to more than 4Mi in all", file: ".nais/nais.yaml", limit: true},
 		{name: "deep JSON", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}, ".nais/vars-dev.json": {Data: []byte(`{"a": ` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "}")}},
 			want: "nest deeper than 100 levels", file: ".nais/vars-dev.json", limit: true},
 		{name: "deep block YAML", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n" + deepBlock(150)))}},

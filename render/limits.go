@@ -125,6 +125,22 @@ func (r *reader) tooBig(display string, n int64) error {
 	return limitError(display, 0, "is %s, more than the %s flyt reads from one file; split it, keep large data out of the repository (a ConfigMap holds at most 1Mi), or raise limits.fileSize in the platform config", environments.ByteSize(n), r.lim.FileSize)
 }
 
+// countValues counts the maps, lists, keys and scalars in v, as withinLimits does.
+func countValues(v any) int {
+	n := 1
+	switch v := v.(type) {
+	case map[string]any:
+		for _, x := range v {
+			n += 1 + countValues(x)
+		}
+	case []any:
+		for _, x := range v {
+			n += countValues(x)
+		}
+	}
+	return n
+}
+
 // withinLimits reports whether values (the documents of one file, as the fast YAML path
 // decoded them) hold at most lim.Values values nested at most lim.Depth deep. The fast path
 // knows no aliases, so this is a plain count; a file past it goes to yaml.v3, whose nodes

@@ -71,7 +71,8 @@ func Render(repo *Repo, appName string, env *Environment, in Vars) (res *Result,
 		ae = &AppEnv{}
 	}
 	env = defaulted(env)
-	r := &renderer{repo: repo, app: app, appEnv: ae, env: env, strict: env.Strict || repo.Strict, res: &Result{App: app.Name, Environment: env.Name}}
+	r := &renderer{repo: repo, app: app, appEnv: ae, env: env, strict: env.Strict || repo.Strict, res: &Result{App: app.Name, Environment: env.Name},
+		output: int64(repo.Limits.TemplateOutput), values: repo.Limits.YAMLValues}
 	defer func() {
 		if err != nil && errors.Is(err, ErrPanic) {
 			res = nil
@@ -112,6 +113,10 @@ type renderer struct {
 	// looked up then: finding it parses the file again).
 	file   string
 	origin map[*unstructured.Unstructured]*sourceDoc
+	// output and values are what is left of the render's budgets of template output and YAML
+	// values (TemplateOutput and YAMLValues), spent by every file it expands.
+	output int64
+	values int
 }
 
 func (r *renderer) addErr(err error) {
@@ -181,7 +186,7 @@ func (r *renderer) variables(in Vars) map[string]any {
 		t, err := r.repo.imageTemplate(pattern)
 		if err != nil {
 			r.addErr(err)
-		} else if img, warns, err := t.exec(templateContext(vars).(map[string]any)); err != nil {
+		} else if img, warns, err := t.exec(templateContext(vars).(map[string]any), int64(r.repo.Limits.TemplateOutput)); err != nil {
 			r.addErr(err)
 		} else {
 			r.warn(warns...)
@@ -318,15 +323,28 @@ func (r *renderer) expand(file string, ctx map[string]any) ([]document, bool) {
 		r.errs = append(r.errs, &Error{File: file, Msg: "file is not part of the loaded repository"})
 		return nil, false
 	}
-	text, warns, err := t.exec(ctx)
+	text, warns, err := t.exec(ctx, r.output)
 	r.warn(warns...)
 	if err != nil {
 		r.addErr(err)
 		return nil, false
 	}
+	// The budgets are the app's in this environment, across its files: one render's memory is
+	// bounded, not only each file's.
+	if r.output -= int64(len(text)); r.output < 0 {
+		r.addErr(t.tooLong(0))
+		return nil, false
+	}
 	docs, err := parseDocuments(file, text, t.tpl != nil, r.repo.Limits.YAML())
 	if err != nil {
 		r.addErr(err)
+		return nil, false
+	}
+	for _, d := range docs {
+		r.values -= countValues(d.value)
+	}
+	if r.values < 0 {
+		r.addErr(limitError(file, 0, "with this file, the app's files hold more than %d YAML values in all; split the app, or raise limits.yamlValues in the platform config", r.repo.Limits.YAMLValues))
 		return nil, false
 	}
 	return docs, true

@@ -198,13 +198,13 @@ func firstLine(s string) string {
 
 // exec expands the template with vars (as made by templateContext). Undefined variables
 // render empty, as NAIS does, and each is reported as a warning. The expansion is walked
-// first, without building it, to refuse one that would pass TemplateOutput (an {{#each}}
-// inside an {{#each}} over long lists multiplies); the engine runs only within it.
-func (t *template) exec(vars map[string]any) (_ string, _ []Warning, err error) {
+// first, without building it, to refuse one that would write more than budget bytes (an
+// {{#each}} inside an {{#each}} over long lists multiplies); the engine runs only within it.
+func (t *template) exec(vars map[string]any, budget int64) (_ string, _ []Warning, err error) {
 	if t.tpl == nil {
 		return t.src, nil, nil
 	}
-	c := checker{t: t, ctx: []any{vars}, budget: int64(t.lim.TemplateOutput)}
+	c := checker{t: t, ctx: []any{vars}, budget: budget}
 	c.program(t.prog)
 	if c.over != nil {
 		return "", c.warns, c.over
@@ -218,14 +218,14 @@ func (t *template) exec(vars map[string]any) (_ string, _ []Warning, err error) 
 	if err != nil {
 		return "", nil, &Error{File: t.file, Msg: "template failed: " + firstLine(err.Error()), Err: err}
 	}
-	if int64(len(out)) > int64(t.lim.TemplateOutput) {
+	if int64(len(out)) > budget {
 		return "", c.warns, t.tooLong(0)
 	}
 	return out, c.warns, nil
 }
 
 func (t *template) tooLong(line int) *Error {
-	return limitError(t.file, line, "the template expands to more than %s; loop over shorter lists, or raise limits.templateOutput in the platform config", t.lim.TemplateOutput)
+	return limitError(t.file, line, "with this file, the app's files expand to more than %s in all; loop over shorter lists, or raise limits.templateOutput in the platform config", t.lim.TemplateOutput)
 }
 
 // templateContext turns decoded variables into the values handed to raymond: strings become

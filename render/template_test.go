@@ -49,7 +49,7 @@ func TestTemplateUndefinedVariables(t *testing.T) {
 				v = map[string]any{"v": `a&b<"c">`}
 				tt.out = `a&b<"c">`
 			}
-			out, warns, err := tpl.exec(templateContext(v).(map[string]any))
+			out, warns, err := tpl.exec(templateContext(v).(map[string]any), 1<<20)
 			if err != nil {
 				t.Fatal(err)
 			}

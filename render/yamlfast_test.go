@@ -173,7 +173,7 @@ func renderedTypical(t testing.TB) (*Repo, *Environment, string) {
 		r.appEnv = ae
 	}
 	ctx := templateContext(r.variables(Vars{Commit: "abc"})).(map[string]any)
-	text, _, err := repo.templates[".nais/nais.yaml"].exec(ctx)
+	text, _, err := repo.templates[".nais/nais.yaml"].exec(ctx, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
