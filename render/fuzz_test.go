@@ -1,6 +1,8 @@
 package render
 
 import (
+	"fmt"
+	"time"
 	"testing"
 	"testing/fstest"
 )
@@ -16,6 +18,17 @@ func FuzzRender(f *testing.F) {
 	f.Add(minimalApp+"  accessPolicy:\n    outbound:\n      external:\n        - ipv4: 1.2.3.4\n          ports: [{port: 1}]\n", "")
 	f.Add("{{#each}}{{/each}}{{../../x}}{{@root.y.z}}{{lookup a b}}\\{{", "a: {b: c}\n")
 	f.Fuzz(func(t *testing.T, manifest, vars string) {
+		// A render that hangs is a failure too: the fuzzer keeps only inputs that crash, so
+		// make a hang crash (with the input) instead of stalling the run.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				panic(fmt.Sprintf("render hangs on manifest=%q vars=%q", manifest, vars))
+			}
+		}()
 		fsys := fstest.MapFS{
 			".nais/nais.yaml":     {Data: []byte(manifest)},
 			".nais/vars-dev.yaml": {Data: []byte(vars)},
