@@ -2,9 +2,9 @@ package render
 
 import (
 	"fmt"
-	"time"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // FuzzRender feeds arbitrary templates and vars through discovery, templating, spec decoding
