@@ -1,9 +1,11 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -76,6 +78,11 @@ type Options struct {
 	TeamCluster func(env string, team *environments.Team) (*Cluster, error)
 	// Workers is how many keys deploy at once. Default 16 (deploys mostly wait).
 	Workers int
+	// TeamWorkers is how many of the workers one team's keys may hold at once, so that a team
+	// whose Git server hangs or whose repository is huge slows only itself: the others' keys
+	// find a free worker however many of that team's keys are queued. Teams with queued work
+	// are served round-robin. Default max(1, Workers/4); Workers lifts the cap.
+	TeamWorkers int
 	// ResyncInterval is how often every app is checked for drift. Default 10m; negative
 	// disables it.
 	ResyncInterval time.Duration
@@ -91,11 +98,11 @@ type Options struct {
 }
 
 // Controller is flyt's reconcile loop: it turns repository changes, promotions, rollbacks and
-// resyncs into deploys, one key at a time, through a rate-limited work queue.
+// resyncs into deploys, one key at a time, through a work queue fair across teams (fairQueue).
 type Controller struct {
 	opts     Options
 	deployer *Deployer
-	queue    workqueue.TypedRateLimitingInterface[Key]
+	queue    *fairQueue
 	// active counts keys being reconciled or rolling out right now.
 	active atomic.Int64
 	// waiters are the rollouts waiting for readiness, outside the workers.
@@ -112,11 +119,16 @@ type Controller struct {
 	apps     map[string]*appInfo   // by app name
 	repoApps map[string][]string   // by repository URL: the apps of its last good load
 	frozen   map[string]string     // environment → reason: the store's freeze state, cached
-	pushes   map[string]string     // repository URL → who pushed, until its change is seen
+	pushes   map[string][]push     // repository URL → the webhooks' pushes, until its change is seen
 	inflight map[Key]*inflight     // rollouts waiting for readiness
 	loaded   map[string]loadedRepo // by repository URL: its newest load
 	loading  singleflight.Group    // loads in progress, by repository URL, commit and environments
 	loads    atomic.Int64          // repository loads done (tests read it)
+
+	// hook is a test seam: when set, it is called at the start of each step named ("load"
+	// with the repository URL, "render" with the app's name), so a test can make that step
+	// panic. Set it before the work it concerns is queued; nil in flyt.
+	hook func(step, subject string)
 }
 
 // inflight is a deploy that has applied its objects and waits for readiness. A newer deploy
@@ -139,25 +151,32 @@ func NewController(opts Options) *Controller {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	q := workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.NewTypedMaxOfRateLimiter(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[Key](750*time.Millisecond, 5*time.Minute),
-		),
-		workqueue.TypedRateLimitingQueueConfig[Key]{Name: "flyt"},
-	)
-	return &Controller{
+	if opts.TeamWorkers <= 0 {
+		opts.TeamWorkers = max(1, opts.Workers/4)
+	}
+	c := &Controller{
 		opts:     opts,
 		deployer: &Deployer{Store: opts.Store, Metrics: opts.Metrics, Now: opts.Now, PollInterval: opts.PollInterval, OnDeploy: opts.OnDeploy},
-		queue:    q,
 		pending:  map[Key]*request{},
 		held:     map[Key]Held{},
 		apps:     map[string]*appInfo{},
 		repoApps: map[string][]string{},
 		frozen:   map[string]string{},
-		pushes:   map[string]string{},
+		pushes:   map[string][]push{},
 		inflight: map[Key]*inflight{},
 		loaded:   map[string]loadedRepo{},
 	}
+	c.queue = newFairQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[Key](750*time.Millisecond, 5*time.Minute),
+		min(opts.TeamWorkers, opts.Workers), c.teamOf)
+	return c
+}
+
+// teamOf is the team whose share of the workers k's work counts against.
+func (c *Controller) teamOf(k Key) string {
+	if a := c.appInfo(k.App); a != nil {
+		return a.team
+	}
+	return ""
 }
 
 // Run marks deploys a dead process left unfinished as inactive, starts the workers and the
@@ -192,7 +211,7 @@ func (c *Controller) RunDraining(ctx, deploys context.Context) error {
 		wg.Go(func() { c.resyncLoop(ctx) })
 	}
 	<-ctx.Done()
-	c.queue.ShutDownWithDrain()
+	c.queue.ShutDown()
 	wg.Wait()
 	c.waiters.Wait()
 	return nil
@@ -227,12 +246,46 @@ func (c *Controller) ResyncAll() {
 	}
 }
 
-// Pushed tells the controller that a webhook announced a push by pusher to repoURL, so the
-// deploys the coming change starts are recorded with trigger push and who pushed.
-func (c *Controller) Pushed(repoURL, pusher string) {
+// push is a push a webhook announced: the commit it made the branch's head, and who pushed it.
+type push struct{ commit, by string }
+
+// maxPushes bounds the pushes remembered per repository between two changes seen.
+const maxPushes = 16
+
+// Pushed tells the controller that a webhook announced that pusher pushed commit (the push's
+// "after"; empty when the caller named none) to repoURL, so the deploys the coming change
+// starts are recorded with trigger push. They are credited to the pusher of the revision
+// they deploy, or else to that commit's author: never to whoever sent the newest webhook,
+// which may name an older commit than the head the poller then finds (see credit).
+func (c *Controller) Pushed(repoURL, commit, pusher string) {
+	u := normalizeURL(repoURL)
 	c.mu.Lock()
-	c.pushes[normalizeURL(repoURL)] = pusher
+	ps := append(c.pushes[u], push{commit: commit, by: pusher})
+	if len(ps) > maxPushes {
+		ps = slices.Clone(ps[len(ps)-maxPushes:])
+	}
+	c.pushes[u] = ps
 	c.mu.Unlock()
+}
+
+// credit says what started the deploys of repo's new head rev and whom they are credited to:
+// a push when a webhook announced one since the last change seen (the pushes are used up),
+// credited to the pusher of rev itself, or else to rev's author; a poll by flyt otherwise.
+func (c *Controller) credit(repo environments.Repository, rev source.Revision) (history.Trigger, string) {
+	u := normalizeURL(repo.URL)
+	c.mu.Lock()
+	ps, ok := c.pushes[u]
+	delete(c.pushes, u)
+	c.mu.Unlock()
+	if !ok {
+		return history.TriggerPoll, "flyt"
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].commit != "" && ps[i].commit == rev.Commit && ps[i].by != "" {
+			return history.TriggerPush, ps[i].by
+		}
+	}
+	return history.TriggerPush, cmp.Or(rev.Author, rev.AuthorEmail, "flyt")
 }
 
 // RepositoryChanged is the poller's onChange: a repository's branch has a new head. It reads
@@ -243,6 +296,13 @@ func (c *Controller) Pushed(repoURL, pusher string) {
 // it).
 func (c *Controller) RepositoryChanged(ctx context.Context, repo environments.Repository, rev source.Revision) {
 	log := c.opts.Log.WithValues("repository", repo.URL, "commit", rev.Commit)
+	defer func() {
+		// It runs on the poller's goroutine: a panic here would end the process. A panic in
+		// the repository's load is an error of loadRepo already, and each app records it.
+		if v := recover(); v != nil {
+			caught(logr.NewContext(ctx, log), v, "repository changed", "")
+		}
+	}()
 	p := c.opts.Platform()
 	team, _ := p.TeamForRepository(repo.URL)
 	if team == nil {
@@ -261,7 +321,8 @@ func (c *Controller) RepositoryChanged(ctx context.Context, repo environments.Re
 		// The apps cannot be known, so nothing is removed; each app's deploy records the
 		// problem when it renders.
 		log.Error(err, "load repository")
-		c.queueKnownApps(p, repo, rev, team)
+		trigger, by := c.credit(repo, rev)
+		c.queueKnownApps(p, repo, rev, team, trigger, by)
 		return
 	}
 	names := make([]string, 0, len(loaded.Apps))
@@ -269,12 +330,8 @@ func (c *Controller) RepositoryChanged(ctx context.Context, repo environments.Re
 		names = append(names, a.Name)
 	}
 
-	trigger, by := history.TriggerPoll, "flyt"
+	trigger, by := c.credit(repo, rev)
 	c.mu.Lock()
-	if pusher, ok := c.pushes[normalizeURL(repo.URL)]; ok {
-		trigger, by = history.TriggerPush, pusher
-		delete(c.pushes, normalizeURL(repo.URL))
-	}
 	previous, known := c.repoApps[repo.URL]
 	var accepted []string
 	for _, name := range names {
@@ -318,7 +375,7 @@ func (c *Controller) RepositoryChanged(ctx context.Context, repo environments.Re
 
 // queueKnownApps queues the apps known from a repository's earlier revisions at rev, so their
 // deploys record why the new revision cannot be used.
-func (c *Controller) queueKnownApps(p *environments.Platform, repo environments.Repository, rev source.Revision, team *environments.Team) {
+func (c *Controller) queueKnownApps(p *environments.Platform, repo environments.Repository, rev source.Revision, team *environments.Team, trigger history.Trigger, by string) {
 	c.mu.Lock()
 	names := slices.Clone(c.repoApps[repo.URL])
 	for _, n := range names {
@@ -330,7 +387,7 @@ func (c *Controller) queueKnownApps(p *environments.Platform, repo environments.
 			continue
 		}
 		for _, n := range names {
-			c.enqueue(Key{n, env.Name}, &request{commit: rev.Commit, trigger: history.TriggerPoll, triggeredBy: "flyt"})
+			c.enqueue(Key{n, env.Name}, &request{commit: rev.Commit, trigger: trigger, triggeredBy: by})
 		}
 	}
 }
@@ -530,7 +587,7 @@ func (c *Controller) processNext(ctx, deploys context.Context) bool {
 	}
 	c.opts.Metrics.queue(depth, waited)
 
-	err := c.reconcile(deploys, k, r)
+	err := c.reconcileCaught(deploys, k, r)
 	if err == nil {
 		c.queue.Forget(k)
 		return true
@@ -550,6 +607,62 @@ func (c *Controller) retry(k Key, r *request, err error) {
 		c.mu.Unlock()
 	}
 	c.queue.AddRateLimited(k)
+}
+
+// reconcileCaught is reconcile with a net for panics that the steps inside do not catch
+// themselves (render, apply and wait do): the key's deploy is recorded as an error, once per
+// commit, and the worker goes on with the next key.
+func (c *Controller) reconcileCaught(ctx context.Context, k Key, r *request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			log := c.opts.Log.WithValues("app", k.App, "environment", k.Environment)
+			c.recordPanic(logr.NewContext(ctx, log), k, r, caught(logr.NewContext(ctx, log), v, "reconcile", ""))
+			err = nil
+		}
+	}()
+	return c.reconcile(ctx, k, r)
+}
+
+// recordPanic records a deploy of k that ended in error because reconciling it panicked,
+// unless its newest deploy already says so for the same commit. Whatever it cannot know
+// (the commit, when the panic came before it was decided) stays empty.
+func (c *Controller) recordPanic(ctx context.Context, k Key, r *request, pe *panicError) {
+	log := logr.FromContextOrDiscard(ctx)
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error(fmt.Errorf("panic: %v", v), "could not record a deploy that panicked", "stack", string(debug.Stack()))
+		}
+	}()
+	app := c.appInfo(k.App)
+	if app == nil {
+		return
+	}
+	rec := &history.Deploy{App: k.App, Team: app.team, Environment: k.Environment, Repository: app.repo.URL,
+		Trigger: history.TriggerDrift, TriggeredBy: "flyt", StartedAt: c.opts.Now()}
+	if r != nil {
+		rec.Commit, rec.Trigger, rec.TriggeredBy, rec.Reason, rec.Forced = r.commit, r.trigger, r.triggeredBy, r.reason, r.forced
+	}
+	if env := c.opts.Platform().Environment(k.Environment); env != nil {
+		rec.Cluster = env.Cluster.Name
+	}
+	msg := (&deployError{history.StateError, "reconcile", pe}).Error()
+	if !rec.Forced && c.failedAlready(ctx, k, rec.Commit, func(d *history.Deploy) bool {
+		return d.State == history.StateError && d.Message == msg
+	}) {
+		return
+	}
+	id, err := c.opts.Store.CreateDeploy(ctx, rec)
+	if err != nil {
+		log.Error(err, "record a deploy that panicked")
+		return
+	}
+	if _, err := c.opts.Store.AppendStatus(ctx, id, history.Status{State: history.StateError, Step: "reconcile", Message: msg, Time: c.opts.Now()}); err != nil {
+		log.Error(err, "record a deploy that panicked")
+		return
+	}
+	rec.ID = id
+	c.deployer.notify(*rec, history.StateError, msg)
+	c.opts.Metrics.setCurrent(k.App, app.team, k.Environment, string(history.StateError))
 }
 
 // errRetry marks a reconcile error worth retrying with backoff (the platform failed).
@@ -647,9 +760,18 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 
 	rev, res, renderErr := c.render(ctx, app, team, env, k.App, r.commit)
 	target.Revision = rev
-	if renderErr != nil && automatic(r.trigger) && !r.forced && !r.redeploy && c.failedAlready(ctx, k, rev.Commit, renderFailure(renderErr).Error()) {
+	once := automatic(r.trigger) && !r.forced && !r.redeploy
+	if renderErr != nil && once && c.failedAlready(ctx, k, rev.Commit, func(d *history.Deploy) bool {
+		return d.State == history.StateFailure && d.Message == renderFailure(renderErr).Error()
+	}) {
 		// A commit that does not render is recorded (and notified) once, not again at every
 		// resync; a new commit, or flyt deploy, tries again.
+		return nil
+	}
+	if renderErr == nil && once && c.failedAlready(ctx, k, rev.Commit, func(d *history.Deploy) bool {
+		return d.State == history.StateError && d.Digest == res.Digest && panickedAt(d.Message)
+	}) {
+		// Applying exactly this panicked before: recorded once, like a render failure.
 		return nil
 	}
 	digest := ""
@@ -688,14 +810,23 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 	c.waiters.Go(func() {
 		defer c.active.Add(-1)
 		defer cancel(nil)
+		defer func() {
+			// Whatever happened, the key is free for the next deploy (supersede waits for done).
+			c.mu.Lock()
+			if c.inflight[k] == fl {
+				delete(c.inflight, k)
+			}
+			c.mu.Unlock()
+			close(fl.done)
+		}()
+		defer func() {
+			// Wait catches its own panics and records them; this is for what follows it.
+			if v := recover(); v != nil {
+				caught(ctx, v, "finish", "")
+			}
+		}()
 		rec, err := ro.Wait(wctx)
 		c.finished(k, app.team, rev.Commit, rec, err)
-		c.mu.Lock()
-		if c.inflight[k] == fl {
-			delete(c.inflight, k)
-		}
-		c.mu.Unlock()
-		close(fl.done)
 		if err := retryable(err); err != nil {
 			c.retry(k, r, err)
 		}
@@ -736,7 +867,7 @@ func (c *Controller) finished(k Key, team, commit string, rec *history.Deploy, e
 // retryable keeps errors worth a retry (the platform failed) and drops failures (the spec or
 // workload is bad; a new revision is needed).
 func retryable(err error) error {
-	if err == nil {
+	if err == nil || isPanic(err) {
 		return nil
 	}
 	switch StateOf(err) {
@@ -746,16 +877,17 @@ func retryable(err error) error {
 	return nil
 }
 
-// failedAlready reports whether k's newest deploy is a failure of commit with message msg.
+// failedAlready reports whether k's newest deploy is of commit and ended as same says (a
+// failure with the same message, say), so that what a commit cannot do is recorded once.
 // When the store cannot tell, it is not.
-func (c *Controller) failedAlready(ctx context.Context, k Key, commit, msg string) bool {
+func (c *Controller) failedAlready(ctx context.Context, k Key, commit string, same func(*history.Deploy) bool) bool {
 	cur, err := c.opts.Store.Current(ctx, history.Filter{App: k.App, Environment: k.Environment})
 	if err != nil {
 		return false
 	}
 	for _, p := range cur {
 		if d := p.Latest; p.Environment == k.Environment && d != nil {
-			return d.State == history.StateFailure && d.Commit == commit && d.Message == msg
+			return d.Commit == commit && same(d)
 		}
 	}
 	return false
@@ -801,9 +933,19 @@ func (c *Controller) desiredCommit(ctx context.Context, k Key, env *environments
 	return ""
 }
 
-// render reads the app's repository at commit and renders it for env.
-func (c *Controller) render(ctx context.Context, app *appInfo, team *environments.Team, env *environments.Environment, name, commit string) (source.Revision, *render.Result, error) {
-	rev, err := c.opts.Cache.Revision(ctx, app.repo, commit)
+// render reads the app's repository at commit and renders it for env. A panic in any of it
+// is the app's render failure: the team's input made it.
+func (c *Controller) render(ctx context.Context, app *appInfo, team *environments.Team, env *environments.Environment, name, commit string) (rev source.Revision, res *render.Result, err error) {
+	var file string
+	defer func() {
+		if v := recover(); v != nil {
+			if rev.Commit == "" {
+				rev = source.Revision{Commit: commit}
+			}
+			res, err = nil, &deployError{history.StateFailure, "render", caught(ctx, v, "render", file)}
+		}
+	}()
+	rev, err = c.opts.Cache.Revision(ctx, app.repo, commit)
 	if err != nil {
 		rev = source.Revision{Commit: commit}
 		return rev, nil, &deployError{history.StateError, "fetch", err}
@@ -819,8 +961,16 @@ func (c *Controller) render(ctx context.Context, app *appInfo, team *environment
 	if err != nil {
 		return rev, nil, err
 	}
+	for _, a := range repo.Apps {
+		if a.Name == name {
+			file = strings.Join(a.Files, ", ")
+		}
+	}
+	if c.hook != nil {
+		c.hook("render", name)
+	}
 	renv := render.NewEnvironment(env, team)
-	res, err := render.Render(repo, name, &renv, render.Vars{Commit: commit, Branch: rev.Branch, Repo: app.repo.URL})
+	res, err = render.Render(repo, name, &renv, render.Vars{Commit: commit, Branch: rev.Branch, Repo: app.repo.URL})
 	return rev, res, err
 }
 
@@ -847,7 +997,13 @@ func (c *Controller) loadRepo(ctx context.Context, r environments.Repository, co
 	if ok && l.commit == commit && l.envs == envs {
 		return l.repo, nil
 	}
-	v, err, _ := c.loading.Do(r.URL+"\x00"+commit+"\x00"+envs, func() (any, error) {
+	v, err, _ := c.loading.Do(r.URL+"\x00"+commit+"\x00"+envs, func() (_ any, err error) {
+		// A panic must not leave singleflight: it would panic again in every caller waiting
+		// for this load. As an error, each of them records its own app's failure.
+		defer catch(ctx, &err, history.StateFailure, "render", "")
+		if c.hook != nil {
+			c.hook("load", r.URL)
+		}
 		fsys, err := c.opts.Cache.Checkout(ctx, r, commit)
 		if err != nil {
 			return nil, &deployError{history.StateError, "fetch", err}

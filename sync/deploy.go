@@ -71,6 +71,10 @@ type Deployer struct {
 	// Images checks registries for Policy.WaitForImages. Default: an ImageChecker with its
 	// defaults.
 	Images *ImageChecker
+
+	// hook is a test seam: when set, it is called with "apply" and the app's name as a deploy
+	// starts applying, so a test can make that step panic. nil in flyt.
+	hook func(step, subject string)
 }
 
 // notify tells OnDeploy about a state change of rec.
@@ -177,7 +181,11 @@ func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *r
 	d.notify(*rec, history.StateInProgress, "")
 
 	actx, applied := collectApplied(ctx)
-	objs, err := d.apply(actx, cluster, id, t, res, renderErr, p)
+	// A panic while applying is the platform's error; it ends this deploy, not the process.
+	objs, err := func() (_ []*unstructured.Unstructured, err error) {
+		defer catch(actx, &err, history.StateError, "apply", "")
+		return d.apply(actx, cluster, id, t, res, renderErr, p)
+	}()
 	if err == nil {
 		err = d.status(ctx, id, "wait", "waiting for rollout")
 	}
@@ -194,7 +202,10 @@ func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *r
 func (r *Rollout) Wait(ctx context.Context) (*history.Deploy, error) {
 	ctx = logr.NewContext(ctx, r.log)
 	start := r.d.now()
-	err := r.d.wait(ctx, r.cluster, r.objs, r.applied, r.p.Timeout)
+	err := func() (err error) {
+		defer catch(ctx, &err, history.StateError, "wait", "")
+		return r.d.wait(ctx, r.cluster, r.objs, r.applied, r.p.Timeout)
+	}()
 	r.d.Metrics.observeStep("wait", r.d.now().Sub(start))
 	return r.finish(ctx, err)
 }
@@ -247,6 +258,9 @@ func renderFailure(renderErr error) *deployError {
 func (d *Deployer) apply(ctx context.Context, cluster *Cluster, id int64, t Target, res *render.Result, renderErr error, p Policy) ([]*unstructured.Unstructured, error) {
 	if renderErr != nil {
 		return nil, renderFailure(renderErr)
+	}
+	if d.hook != nil {
+		d.hook("apply", t.App)
 	}
 	if p.WaitForImages && len(res.Images) > 0 {
 		if err := d.waitImages(ctx, id, res.Images, p.ImageTimeout); err != nil {
@@ -560,10 +574,16 @@ func (d *Deployer) Remove(ctx context.Context, cluster *Cluster, t Target, inven
 	if err != nil {
 		return nil, fmt.Errorf("record removal of %s from %s: %w", t.App, t.Environment, err)
 	}
-	pruned, err := d.prune(ctx, cluster, id, t, inventory.Objects, nil)
+	pruned, err := func() (_ []string, err error) {
+		defer catch(ctx, &err, history.StateError, "prune", "")
+		return d.prune(ctx, cluster, id, t, inventory.Objects, nil)
+	}()
 	state, msg := history.StateSuccess, "removed the app: deleted "+strings.Join(pruned, ", ")
 	if err != nil {
 		state, msg = classify(err), err.Error()
+		if isPanic(err) {
+			state = history.StateError
+		}
 	}
 	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

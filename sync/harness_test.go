@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
+	"github.com/go-logr/logr/funcr"
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
@@ -34,6 +34,7 @@ type harness struct {
 	team     string
 	devNS    string
 	prodNS   string
+	srv      *gittest.Server // serves repo
 	repo     *gittest.Repo
 	platform *environments.Platform
 	store    history.Store
@@ -44,6 +45,37 @@ type harness struct {
 	stop func()
 	// clock is the controller's clock; tests may replace it while the controller runs.
 	clock atomic.Pointer[func() time.Time]
+	// logs holds every line the controller logged, as well as passing it to t.Log.
+	logs logBuffer
+}
+
+// logBuffer collects log lines for tests to search.
+type logBuffer struct {
+	mu    gosync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) add(line string) {
+	b.mu.Lock()
+	b.lines = append(b.lines, line)
+	b.mu.Unlock()
+}
+
+// matching returns the lines containing every one of subs.
+func (b *logBuffer) matching(subs ...string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range b.lines {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(l, s)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func (h *harness) now() time.Time { return (*h.clock.Load())() }
@@ -85,7 +117,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	h := &harness{t: t, team: team, devNS: devNS, prodNS: prodNS, repo: repo, platform: p, store: store,
+	h := &harness{t: t, team: team, devNS: devNS, prodNS: prodNS, srv: srv, repo: repo, platform: p, store: store,
 		cache: source.NewCache(t.TempDir(), source.Options{}), cluster: cluster}
 	h.setClock(time.Now)
 	h.ctrl = NewController(Options{
@@ -107,9 +139,12 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		},
 		Workers:        4,
 		ResyncInterval: -1,
-		Log:            testr.New(t),
-		PollInterval:   200 * time.Millisecond,
-		Now:            func() time.Time { return h.now() },
+		Log: funcr.New(func(prefix, args string) {
+			h.logs.add(prefix + " " + args)
+			t.Log(prefix, args)
+		}, funcr.Options{}),
+		PollInterval: 200 * time.Millisecond,
+		Now:          func() time.Time { return h.now() },
 	})
 	h.stop = runController(h.ctrl)
 	t.Cleanup(func() { h.stop() })

@@ -396,7 +396,7 @@ func TestBurstOfPushesCoalesces(t *testing.T) {
 		last = h.repo.Commit(t, files(i), fmt.Sprintf("push %d", i))
 	}
 	for range pushes {
-		h.ctrl.Pushed(repo.URL, "alice")
+		h.ctrl.Pushed(repo.URL, last, "alice")
 		poller.Refresh(repo.URL)
 	}
 	for a := range apps {

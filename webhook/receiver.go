@@ -52,7 +52,9 @@ type Refresh struct {
 	// Commit is the pushed revision ("after"); empty when a generic caller gave none, in which
 	// case sync fetches the branch head.
 	Commit string `json:"commit,omitempty"`
-	// Pusher is who pushed, as the sender told it; it ends up in the deploy record's trigger.
+	// Pusher is who pushed, as the sender told it. The deploys of Commit are credited to it;
+	// a deploy of any other revision (the branch moved on before sync fetched it) is credited
+	// to that revision's own pusher or author instead.
 	Pusher string `json:"pusher,omitempty"`
 	// DeliveryID is X-GitHub-Delivery (or X-Flyt-Delivery), for tracing a deploy to a delivery.
 	DeliveryID string `json:"deliveryID,omitempty"`

@@ -41,6 +41,9 @@ type Repo struct {
 	// Now, when set, gives each commit's author and committer time; otherwise commits are
 	// Epoch plus one minute per commit.
 	Now func() time.Time
+	// Author and Email, when set, are the author and committer of the commits made from now
+	// on (tests of who a deploy is credited to); otherwise AuthorName and AuthorEmail.
+	Author, Email string
 
 	srv *Server
 
@@ -249,9 +252,16 @@ func (r *Repo) commitAndPush(msg string, force bool) (string, error) {
 	}
 	r.commits++
 	date := when.Format(time.RFC3339)
+	name, email := AuthorName, AuthorEmail
+	if r.Author != "" {
+		name = r.Author
+	}
+	if r.Email != "" {
+		email = r.Email
+	}
 	env := []string{
-		"GIT_AUTHOR_NAME=" + AuthorName, "GIT_AUTHOR_EMAIL=" + AuthorEmail, "GIT_AUTHOR_DATE=" + date,
-		"GIT_COMMITTER_NAME=" + AuthorName, "GIT_COMMITTER_EMAIL=" + AuthorEmail, "GIT_COMMITTER_DATE=" + date,
+		"GIT_AUTHOR_NAME=" + name, "GIT_AUTHOR_EMAIL=" + email, "GIT_AUTHOR_DATE=" + date,
+		"GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email, "GIT_COMMITTER_DATE=" + date,
 	}
 	if _, err := r.git(r.Work, nil, "add", "-A"); err != nil {
 		return "", fmt.Errorf("stage files: %w", err)

@@ -80,6 +80,14 @@ type Server struct {
 	mu     sync.Mutex
 	token  string
 	perRep map[string]*counters
+	// delays holds the fetch delay of each slowed repository (SetFetchDelay).
+	delays map[string]time.Duration
+
+	// closing is closed by Close: every delayed fetch then ends at once.
+	closing   chan struct{}
+	closeOnce sync.Once
+	// delaying counts fetches being delayed right now.
+	delaying atomic.Int64
 }
 
 // Option configures a Server.
@@ -137,6 +145,8 @@ func serve(root, addr string, opts ...Option) (*Server, error) {
 		gitHome: home,
 		ln:      ln,
 		perRep:  map[string]*counters{},
+		delays:  map[string]time.Duration{},
+		closing: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -171,6 +181,7 @@ func (ioDiscard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Close stops the server and removes its private git home. The repositories under Root stay.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.httpSrv.Shutdown(ctx)
@@ -187,6 +198,44 @@ func (s *Server) SetToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.token = token
+}
+
+// SetFetchDelay makes the server sit on every fetch of the named repository (each POST to
+// …/git-upload-pack; a protocol v0 client such as flyt's reads the refs with a GET, which
+// stays quick, while the git binary's v2 ls-refs is a POST too) for d before answering, as an
+// overloaded or distant Git host of one team does; 0 makes it quick again. A delayed fetch
+// ends early when its client gives up or the server closes, so a test that slows a
+// repository by a minute does not keep running for that minute after it ends.
+func (s *Server) SetFetchDelay(name string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		delete(s.delays, name)
+		return
+	}
+	s.delays[name] = d
+}
+
+// Delaying is how many fetches SetFetchDelay is holding back right now.
+func (s *Server) Delaying() int64 { return s.delaying.Load() }
+
+// delay holds a fetch of name back for its SetFetchDelay.
+func (s *Server) delay(r *http.Request, name string) {
+	s.mu.Lock()
+	d := s.delays[name]
+	s.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	s.delaying.Add(1)
+	defer s.delaying.Add(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-s.closing:
+	}
 }
 
 // Stats returns the traffic counted over all repositories.
@@ -250,6 +299,9 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			case "git-receive-pack":
 				c.receivePacks.Add(1)
 			}
+		}
+		if kind == "git-upload-pack" {
+			s.delay(r, name)
 		}
 		next.ServeHTTP(cw, r)
 	})

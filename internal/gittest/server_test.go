@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -180,5 +181,49 @@ func TestServe(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "demo", "app", "HEAD")); err != nil {
 		t.Errorf("bare repository not under root: %v", err)
+	}
+}
+
+// TestFetchDelay: a slowed repository's fetches wait, another repository on the same server
+// does not, and closing the server ends a delayed fetch at once.
+func TestFetchDelay(t *testing.T) {
+	srv := NewServer(t)
+	slow, quick := srv.NewRepo("team-a/slow"), srv.NewRepo("team-b/quick")
+	slow.Commit(t, map[string]string{"a": "1"}, "first")
+	quick.Commit(t, map[string]string{"b": "1"}, "first")
+	srv.SetFetchDelay("team-a/slow", time.Minute)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := clientGit(t, t.TempDir(), "clone", "-q", slow.URL(), "clone")
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); srv.Delaying() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slowed repository's fetch was never delayed")
+		}
+	}
+	start := time.Now()
+	if out, err := clientGit(t, t.TempDir(), "clone", "-q", quick.URL(), "clone"); err != nil {
+		t.Fatalf("clone of the other repository: %v: %s", err, out)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the other repository took %s to clone while one was slowed", d)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the slowed clone ended after %s (%v), before its delay", time.Since(start), err)
+	default:
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing the server did not end the delayed fetch")
+	}
+	if n := srv.Delaying(); n != 0 {
+		t.Errorf("Delaying() = %d after Close, want 0", n)
 	}
 }

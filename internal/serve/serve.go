@@ -43,6 +43,9 @@ type Options struct {
 	HistoryDSN string
 	// Workers overrides server.workers.
 	Workers int
+	// TeamWorkers is how many of the workers one team's deploys may hold at once, so one team's
+	// slow Git server or huge repository cannot take them all. Default max(1, workers/4).
+	TeamWorkers int
 	// Log receives JSON logs. Default: slog JSON on stderr.
 	Log *slog.Logger
 	// ShutdownTimeout bounds how long in-flight deploys may take to finish at shutdown
@@ -174,6 +177,7 @@ func Run(ctx context.Context, opts Options) error {
 		Cluster:     s.cluster,
 		TeamCluster: s.teamCluster,
 		Workers:     workers,
+		TeamWorkers: opts.TeamWorkers,
 		Metrics:     syncMetrics,
 		Log:         logr.FromSlogHandler(log.Handler()),
 		OnDeploy:    func(d history.Deploy) { reporter.Report(deployEvent(d, s.watcher.Current())) },
@@ -451,7 +455,7 @@ func (s *server) refresh(ctx context.Context, r webhook.Refresh) error {
 
 // enqueueLocal hands a refresh to this replica's poller and controller.
 func (s *server) enqueueLocal(r webhook.Refresh) {
-	s.ctrl.Pushed(r.Repository, r.Pusher)
+	s.ctrl.Pushed(r.Repository, r.Commit, r.Pusher)
 	s.poller.Refresh(r.Repository)
 }
 

@@ -473,9 +473,13 @@ func (c *Cache) Revision(ctx context.Context, repo environments.Repository, comm
 func (c *Cache) Checkout(ctx context.Context, repo environments.Repository, commit string) (fs.FS, error) {
 	repo = withDefaults(repo)
 	e := c.entry(repo.URL)
-	e.mu.Lock()
-	_, h, err := c.ensureCommit(ctx, e, repo, commit)
-	e.mu.Unlock()
+	// Unlocked by a deferred call, so that a panic in a Git library (which the controller
+	// recovers from) does not leave the repository locked for good.
+	_, h, err := func() (*git.Repository, plumbing.Hash, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return c.ensureCommit(ctx, e, repo, commit)
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -286,7 +287,7 @@ func (p *Poller) Run(ctx context.Context) error {
 func (p *Poller) poll(ctx context.Context, wg *sync.WaitGroup, done chan<- pollResult, st pollState) {
 	defer wg.Done()
 	sctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-	rev, _, err := p.syncer.Sync(sctx, st.repo)
+	rev, err := p.sync(sctx, st.repo)
 	cancel()
 	finished := p.opts.Now()
 
@@ -310,6 +311,20 @@ func (p *Poller) poll(ctx context.Context, wg *sync.WaitGroup, done chan<- pollR
 	case done <- res:
 	case <-ctx.Done():
 	}
+}
+
+// sync runs one sync; a panic in it (a Git library meeting what a hostile server sent) is
+// that repository's failed sync, logged with its stack, not the end of the process.
+func (p *Poller) sync(ctx context.Context, repo environments.Repository) (rev Revision, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sync panicked: %v", v)
+			logr.FromContextOrDiscard(ctx).Error(err, "recovered from a panic in a repository sync",
+				"repository", redactURL(repo.URL), "stack", string(debug.Stack()))
+		}
+	}()
+	rev, _, err = p.syncer.Sync(ctx, repo)
+	return rev, err
 }
 
 // jittered is the interval spread by ±Jitter. Called from poll goroutines, so it locks.
