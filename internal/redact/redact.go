@@ -108,7 +108,7 @@ func secretParams(tail string) string {
 //   - postgres://flyt:s3cret@db/flyt → postgres://flyt:REDACTED@db/flyt, and a password query
 //     parameter likewise;
 //   - the keyword form host=db user=flyt password=s3cret → host=db user=flyt password=REDACTED,
-//     quoted values ('it''s secret') included.
+//     quoted values ('it”s secret') included.
 //
 // A SQLite path comes back unchanged.
 func DSN(dsn string) string {
@@ -126,7 +126,7 @@ func DSN(dsn string) string {
 }
 
 // keywordPassword finds the value of password in a keyword/value connection string: a quoted
-// value (with \' or '' inside) or everything up to the next space.
+// value (with \' or ” inside) or everything up to the next space.
 var keywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.|'')*'?|\S*)`)
 
 // Text returns s with every URL in it passed through URL and every password=… through DSN's
