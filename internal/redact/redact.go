@@ -108,7 +108,7 @@ func secretParams(tail string) string {
 //   - postgres://flyt:s3cret@db/flyt → postgres://flyt:REDACTED@db/flyt, and a password query
 //     parameter likewise;
 //   - the keyword form host=db user=flyt password=s3cret → host=db user=flyt password=REDACTED,
-//     quoted values ('it”s secret') included.
+//     a quoted value (password='two words') included.
 //
 // A SQLite path comes back unchanged.
 func DSN(dsn string) string {
