@@ -10,6 +10,8 @@
 package redact
 
 import (
+	"errors"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -142,3 +144,18 @@ var (
 	urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
 	scpInText = regexp.MustCompile(`[^\s"'<>/@` + "`" + `]+@[A-Za-z0-9.-]+:[^\s"'<>` + "`" + `]*`)
 )
+
+// URLProblem says why url.Parse refuses raw, in words that quote none of its credentials
+// (url.Parse's own error quotes the whole URL, and a bad escape quotes part of the password).
+// It returns "" when raw parses.
+func URLProblem(raw string) string {
+	if _, err := url.Parse(raw); err == nil {
+		return ""
+	}
+	var ue *url.Error
+	if _, err := url.Parse(DSN(URL(raw))); err != nil && errors.As(err, &ue) {
+		// The fault is outside the user info, and the text parsed holds no credential.
+		return ue.Err.Error()
+	}
+	return "the user name or password has a character that must be percent-encoded in a URL (such as @ : / ? # % or a space); encode it, or keep the password out of the URL"
+}

@@ -113,3 +113,21 @@ func TestText(t *testing.T) {
 		}
 	}
 }
+
+func TestURLProblem(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://flyt:hemmelig@db/flyt", ""},
+		{"postgres://flyt:hem%zzmelig@db/flyt", "the user name or password has a character that must be percent-encoded in a URL (such as @ : / ? # % or a space); encode it, or keep the password out of the URL"},
+		{"postgres://flyt:hemmelig@db:54x2/flyt", `invalid port ":54x2" after host`},
+		{"https://u:hemmelig@github.com/a b%zz", `invalid URL escape "%zz"`},
+	}
+	for _, tt := range tests {
+		got := URLProblem(tt.in)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("URLProblem(%q) (-want +got):\n%s", tt.in, diff)
+		}
+		if strings.Contains(got, "hem") {
+			t.Errorf("URLProblem(%q) = %q quotes the password", tt.in, got)
+		}
+	}
+}
