@@ -57,25 +57,24 @@ func URL(raw string) string {
 	return scheme + "://" + user + "@" + secretParams(hostAndTail)
 }
 
-// splitUserinfo splits what follows "scheme://" at the '@' that ends its user info. The user
-// info normally ends before the first '/', '?' or '#'; but a password may hold those
-// characters unescaped (https://u:pa/ss@host/x), so when the first segment has a ':' and no
-// '@', the last '@' further on ends it instead. That may hide more than the user info of an
-// odd URL, never less.
+// splitUserinfo splits what follows "scheme://" at the '@' that ends its user info. A
+// password may hold any character unescaped ('@', '?', '#', even '/'), so where the part
+// before the first '/' has a ':' (a password, or a port) and an '@' follows anywhere, the user
+// info ends at the last '@' of all (https://u:pa/ss@host/x); otherwise at the last '@' before
+// the first '/'. That may hide more than the user info of an odd URL, never less.
 func splitUserinfo(rest string) (user, hostAndTail string, ok bool) {
-	end := strings.IndexAny(rest, "/?#")
+	end := strings.IndexByte(rest, '/')
 	if end < 0 {
 		end = len(rest)
 	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		return rest[:at], rest[at+1:], true
+	at := strings.LastIndexByte(rest[:end], '@')
+	if colon := strings.IndexByte(rest[:end], ':'); colon >= 0 && (at < 0 || colon < at) {
+		at = max(at, strings.LastIndexByte(rest, '@'))
 	}
-	if strings.Contains(rest[:end], ":") {
-		if at := strings.LastIndexByte(rest, '@'); at > end {
-			return rest[:at], rest[at+1:], true
-		}
+	if at < 0 {
+		return "", rest, false
 	}
-	return "", rest, false
+	return rest[:at], rest[at+1:], true
 }
 
 // HasCredentials reports whether raw carries a credential that URL would hide. Config
@@ -141,7 +140,9 @@ func Text(s string) string {
 }
 
 var (
-	urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
+	// Anything around a "://" is taken for a URL, a scheme that is not one (0://…) included:
+	// URL hides the user info of whatever it is given.
+	urlInText = regexp.MustCompile(`[^\s"'<>` + "`" + `]*://[^\s"'<>` + "`" + `]+`)
 	scpInText = regexp.MustCompile(`[^\s"'<>/@` + "`" + `]+@[A-Za-z0-9.-]+:[^\s"'<>` + "`" + `]*`)
 )
 

@@ -19,6 +19,8 @@ func TestURL(t *testing.T) {
 		{"password with slash", "https://u:pa/ss@github.com/team/apps", "https://REDACTED@github.com/team/apps"},
 		{"password with hash", "https://u:pa#ss@github.com/team/apps", "https://REDACTED@github.com/team/apps"},
 		{"password with at", "https://u:p@ss@github.com/team/apps", "https://REDACTED@github.com/team/apps"},
+		{"password with at and hash", "https://u:p@ss#@github.com/team/apps", "https://REDACTED@github.com/team/apps"},
+		{"password with at and slash", "https://u:p@/ss@github.com/team/apps", "https://REDACTED@github.com/team/apps"},
 		{"bad escape", "https://u:p%zz@github.com/x", "https://REDACTED@github.com/x"},
 		{"token query", "https://github.com/team/apps?token=s3cret&x=1", "https://github.com/team/apps?token=REDACTED&x=1"},
 		{"ssh user stays", "ssh://git@github.com/team/apps.git", "ssh://git@github.com/team/apps.git"},
@@ -73,6 +75,7 @@ func TestDSN(t *testing.T) {
 		{"url password", "postgres://flyt:hemmelig@db:5432/flyt?sslmode=require", "postgres://flyt:REDACTED@db:5432/flyt?sslmode=require"},
 		{"url password param", "postgres://flyt@db/flyt?password=hemmelig", "postgres://flyt@db/flyt?password=REDACTED"},
 		{"url unparsable password", "postgresql://flyt:he%zz/mm@db:54x2/flyt", "postgresql://flyt:REDACTED@db:54x2/flyt"},
+		{"url password with at and hash", "postgres://flyt:hem@mel#ig@db/flyt", "postgres://flyt:REDACTED@db/flyt"},
 		{"url no password", "postgres://flyt@db/flyt", "postgres://flyt@db/flyt"},
 		{"keyword", "host=db user=flyt password=hemmelig dbname=flyt", "host=db user=flyt password=REDACTED dbname=flyt"},
 		{"keyword spaced", "host=db password = hemmelig dbname=flyt", "host=db password = REDACTED dbname=flyt"},
@@ -105,6 +108,7 @@ func TestText(t *testing.T) {
 		{`fetch git:s3cret@github.com:a/b.git failed`, `fetch REDACTED@github.com:a/b.git failed`},
 		{`connect host=db password=s3cret user=flyt`, `connect host=db password=REDACTED user=flyt`},
 		{`mail alice@example.test: refused`, `mail alice@example.test: refused`},
+		{`dial 0://u:s3cret@host/x: refused`, `dial 0://REDACTED@host/x: refused`},
 		{`nothing secret here`, `nothing secret here`},
 	}
 	for _, tt := range tests {
