@@ -32,10 +32,9 @@ test: controlplane ## Run the whole test suite (go vet, then go test -race) on t
 	$(GO) vet ./...
 	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) hack/test.sh $(GO_TEST_ARGS) -timeout 25m ./...
 
-fuzz: ## Run each fuzz test for 30 s
-	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 30s ./render
-	$(GO) test -run '^$$' -fuzz '^FuzzReceiver$$' -fuzztime 30s ./webhook
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeStrict$$' -fuzztime 30s ./internal/yamlpos
+FUZZTIME ?= 30s
+fuzz: ## Run every fuzz target for FUZZTIME (30s), then list all that failed
+	GO=$(GO) FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 bench: controlplane ## Run the benchmarks and write a report under bench/results/
 	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) hack/bench.sh

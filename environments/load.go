@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/flyt-platform/flyt/internal/redact"
 	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
@@ -246,16 +247,20 @@ func (v *validator) server() {
 	if s.Workers < 0 {
 		v.errorf("server.workers", "must be positive; leave it out for %d", DefaultWorkers)
 	}
+	// The DSN may hold a password: no message here quotes it, the line points at it.
 	if s.HistoryDSN != "" {
 		scheme, rest, _ := strings.Cut(s.HistoryDSN, "://")
 		switch {
 		case scheme == "sqlite" && rest != "":
 		case scheme == "postgres" || scheme == "postgresql":
-			if _, err := url.Parse(s.HistoryDSN); err != nil {
-				v.errorf("server.historyDSN", "not a valid PostgreSQL URL: %v", err)
+			if problem := redact.URLProblem(s.HistoryDSN); problem != "" {
+				v.errorf("server.historyDSN", "not a valid PostgreSQL URL: %s", problem)
 			}
+		case keywordDSN.MatchString(s.HistoryDSN):
+			// PostgreSQL's keyword/value form (host=db dbname=flyt …); the history store
+			// reads it with pgx and says what is wrong with it.
 		default:
-			v.errorf("server.historyDSN", "unsupported; use sqlite:///path/to/flyt.db, postgres://user@host/db, or leave it out for SQLite in dataDir")
+			v.errorf("server.historyDSN", "unsupported; use sqlite:///path/to/flyt.db, postgres://user@host/db, host=… dbname=… (PostgreSQL keyword/value), or leave it out for SQLite in dataDir")
 		}
 	}
 	for i, f := range s.WebhookSecretFiles {
@@ -509,11 +514,15 @@ func (v *validator) repository(i, j int, owner map[string]int) {
 	r := &v.p.Teams[i].Repositories[j]
 	at := func(field string) string { return fmt.Sprintf("teams[%d].repositories[%d]%s", i, j, field) }
 	key, ok := repoKey(r.URL)
+	// shown is the URL as messages quote it: never with its credentials.
+	shown := redact.URL(r.URL)
 	switch {
 	case r.URL == "":
 		v.errorf(at(".url"), "missing repository URL, such as https://github.com/owner/name.git")
+	case CredentialsInURL(r.URL):
+		v.errorf(at(".url"), "%s", CredentialsMessage(r.URL))
 	case !ok:
-		v.errorf(at(".url"), "%q is not a repository URL; use https://host/owner/name.git, ssh://git@host/owner/name.git, git@host:owner/name.git or a local path", r.URL)
+		v.errorf(at(".url"), "%q is not a repository URL; use https://host/owner/name.git, ssh://git@host/owner/name.git, git@host:owner/name.git or a local path", shown)
 	default:
 		if first, taken := owner[key]; taken && first != i {
 			v.errorf(at(".url"), "repository already belongs to team %q; a repository deploys for one team only", v.p.Teams[first].Name)
@@ -531,15 +540,35 @@ func (v *validator) repository(i, j int, owner map[string]int) {
 		v.errorf(at(".knownHostsFile"), "knownHostsFile goes with sshKeyFile; set sshKeyFile too, or remove it")
 	}
 	if r.SSHKeyFile != "" && r.TokenFile == "" && ok && !isSSH(r.URL) {
-		v.errorf(at(".sshKeyFile"), "an SSH key needs an SSH URL (ssh://… or git@host:owner/name), but url is %q", r.URL)
+		v.errorf(at(".sshKeyFile"), "an SSH key needs an SSH URL (ssh://… or git@host:owner/name), but url is %q", shown)
 	}
 	if r.TokenFile != "" && ok && isSSH(r.URL) {
-		v.errorf(at(".tokenFile"), "a token needs an https:// URL, but url is %q", r.URL)
+		v.errorf(at(".tokenFile"), "a token needs an https:// URL, but url is %q", shown)
 	}
 	if strings.HasPrefix(r.Path, "/") || slices.Contains(strings.Split(r.Path, "/"), "..") {
 		v.errorf(at(".path"), "%q must be a folder inside the repository, without a leading / or ..", r.Path)
 	}
 }
+
+// CredentialsInURL reports whether a repository URL carries a credential in it: a user and
+// token or password, or any user name in an https:// URL (GitHub takes a token as the user
+// name alone). flyt refuses such a URL wherever it takes one, platform.yaml and flags alike:
+// the URL is shown in logs, the history, the API and the UI, and a secret belongs in a file.
+func CredentialsInURL(u string) bool { return redact.HasCredentials(u) }
+
+// CredentialsMessage says what to do instead of a URL with credentials in it, quoting the
+// URL with them hidden. The flag spellings (--config-token-file) are the caller's to add.
+func CredentialsMessage(u string) string {
+	shown := redact.URL(u)
+	if isSSH(u) {
+		return fmt.Sprintf("%q has credentials in the URL; remove them: an SSH repository authenticates with a key, so put it in a file and name it in sshKeyFile (with knownHostsFile)", shown)
+	}
+	return fmt.Sprintf("%q has credentials in the URL; remove them and put the token in a file named by tokenFile (the user, if the host wants one, in username): the URL is shown in logs, the history and the UI", shown)
+}
+
+// keywordDSN matches the start of a PostgreSQL keyword/value connection string, as the
+// history store tells one from a SQLite path (history.IsPostgres).
+var keywordDSN = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
 
 // reservedNamespaces hold the cluster's own workloads; no team may deploy into them.
 var reservedNamespaces = map[string]bool{

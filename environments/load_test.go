@@ -423,7 +423,7 @@ server:
 				`p.yaml:18:21: teams[1].repositories[0].sshKeyFile: an SSH key needs an SSH URL (ssh://… or git@host:owner/name), but url is "https://github.com/o/b"`,
 				`p.yaml:19:15: teams[1].repositories[0].path: "/abs" must be a folder inside the repository, without a leading / or ..`,
 				`p.yaml:21:24: server.webhookSecretFiles[0]: empty file name`,
-				`p.yaml:22:15: server.historyDSN: not a valid PostgreSQL URL: parse "postgres://a b@%zz": invalid URL escape "%zz"`,
+				`p.yaml:22:15: server.historyDSN: not a valid PostgreSQL URL: invalid URL escape "%zz"`,
 				`p.yaml:23:3: server.github: a GitHub App needs all of appID, installationID and privateKeyFile`,
 				`p.yaml:23:20: server.github.apiURL: "api.github.com" is not an absolute http(s) URL`,
 			},
@@ -444,7 +444,7 @@ server:
 				`p.yaml:15:16: server.externalURL: "flyt.example.test" is not an absolute http(s) URL; write it as https://flyt.example.test`,
 				`p.yaml:16:17: server.pollInterval: must be positive, such as 1m`,
 				`p.yaml:17:12: server.workers: must be positive; leave it out for 16`,
-				`p.yaml:18:15: server.historyDSN: unsupported; use sqlite:///path/to/flyt.db, postgres://user@host/db, or leave it out for SQLite in dataDir`,
+				`p.yaml:18:15: server.historyDSN: unsupported; use sqlite:///path/to/flyt.db, postgres://user@host/db, host=… dbname=… (PostgreSQL keyword/value), or leave it out for SQLite in dataDir`,
 				`p.yaml:19:23: server.github.tokenFile: set either tokenFile or a GitHub App (appID, installationID, privateKeyFile), not both`,
 				`p.yaml:20:21: server.retention.days: must be positive (days of history to keep); leave it out to keep every deploy`,
 			},
@@ -501,6 +501,54 @@ teams:
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestCredentialsRefused: a repository URL or DSN with a secret in it is refused (a URL) or
+// reported (a DSN that does not parse) naming the file, line and field, and no message quotes
+// the secret or any part of it.
+func TestCredentialsRefused(t *testing.T) {
+	yaml := base + `  - name: team-b
+    repositories:
+      - url: https://x-access-token:ghp_hemmelig0123456789@github.com/o/b.git
+      - url: https://ghp_hemmelig0123456789@github.com/o/c.git
+      - url: ssh://git:hemmelig@github.com/o/d.git
+        sshKeyFile: key
+        knownHostsFile: known_hosts
+      - url: "git:hem@melig@github.com:o/e.git"
+server:
+  historyDSN: "postgres://flyt:hem%zzmelig@db/flyt"
+`
+	_, err := Parse("p.yaml", []byte(yaml))
+	var got []string
+	for _, e := range yamlpos.Errors(err) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`p.yaml:15:14: teams[1].repositories[0].url: "https://REDACTED@github.com/o/b.git" has credentials in the URL; remove them and put the token in a file named by tokenFile (the user, if the host wants one, in username): the URL is shown in logs, the history and the UI`,
+		`p.yaml:16:14: teams[1].repositories[1].url: "https://REDACTED@github.com/o/c.git" has credentials in the URL; remove them and put the token in a file named by tokenFile (the user, if the host wants one, in username): the URL is shown in logs, the history and the UI`,
+		`p.yaml:17:14: teams[1].repositories[2].url: "ssh://REDACTED@github.com/o/d.git" has credentials in the URL; remove them: an SSH repository authenticates with a key, so put it in a file and name it in sshKeyFile (with knownHostsFile)`,
+		`p.yaml:20:14: teams[1].repositories[3].url: "REDACTED@github.com:o/e.git" has credentials in the URL; remove them: an SSH repository authenticates with a key, so put it in a file and name it in sshKeyFile (with knownHostsFile)`,
+		`p.yaml:22:15: server.historyDSN: not a valid PostgreSQL URL: the user name or password has a character that must be percent-encoded in a URL (such as @ : / ? # % or a space); encode it, or keep the password out of the URL`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for _, part := range []string{"hemmelig", "melig", "ghp_", "hem@"} {
+		if err != nil && strings.Contains(err.Error(), part) {
+			t.Errorf("the error quotes (part of) a secret, %q: %v", part, err)
+		}
+	}
+}
+
+// TestKeywordDSNAccepted: PostgreSQL's keyword/value form is a history DSN like a URL.
+func TestKeywordDSNAccepted(t *testing.T) {
+	p, err := Parse("p.yaml", []byte(base+"server:\n  historyDSN: host=db user=flyt password=s3cret dbname=flyt\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Server.HistoryDSN, "host=db user=flyt password=s3cret dbname=flyt"; got != want {
+		t.Errorf("historyDSN = %q, want %q", got, want)
 	}
 }
 

@@ -37,7 +37,10 @@ type Platform struct {
 // Server configures the long-running controller process.
 type Server struct {
 	// HistoryDSN selects the history store: empty for SQLite in DataDir, "sqlite:///path/to.db"
-	// for a named SQLite file, "postgres://…" for PostgreSQL (needed for several replicas).
+	// for a named SQLite file, "postgres://…" for PostgreSQL (needed for several replicas), or
+	// PostgreSQL's keyword/value form, "host=db user=flyt dbname=flyt sslmode=require", which
+	// is PostgreSQL too (never a SQLite file named after the string). A password is best kept
+	// out of it (pgx reads PGPASSWORD and a passfile); errors, logs and /readyz never quote one.
 	HistoryDSN string `json:"historyDSN,omitempty"`
 	// DataDir holds the embedded history database and the Git caches. Default: ./flyt-data.
 	DataDir string `json:"dataDir,omitempty"`

@@ -8,14 +8,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 // DefaultSQLitePath is where Open keeps the history when given an empty DSN: a file in the
@@ -42,21 +47,34 @@ const (
 //   - "sqlite:///abs/path.db", "sqlite://rel/path.db", "sqlite:path.db" or a plain file
 //     path → SQLite at that path (the directory must exist);
 //   - "postgres://…" or "postgresql://…" → PostgreSQL, through a pgx connection pool; every
-//     pgx connection-string parameter (sslmode, pool_max_conns …) works.
+//     pgx connection-string parameter (sslmode, pool_max_conns …) works;
+//   - a keyword/value connection string, "host=db user=flyt dbname=flyt sslmode=require" →
+//     PostgreSQL too, as libpq and pgx read it. Any DSN that starts with a word and "=" is one,
+//     so it never becomes a SQLite file named after it; a SQLite file whose name looks like that
+//     is written sqlite:name.
 //
-// A DSN may carry a password, so Open never puts it in an error unredacted. Open fails with
-// an error matching ErrSchemaTooNew when the database was migrated by a newer flyt.
+// The password is best kept out of the DSN: pgx reads PGPASSWORD and a passfile as well.
+// A DSN may carry a password, so Open never puts one in an error: errors show the DSN through
+// RedactDSN and say what is wrong in words of their own. Open fails with an error matching
+// ErrSchemaTooNew when the database was migrated by a newer flyt.
 func Open(ctx context.Context, dsn string) (Store, error) {
-	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	if IsPostgres(dsn) {
 		return openPostgres(ctx, dsn)
-	default:
-		path, err := sqlitePath(dsn)
-		if err != nil {
-			return nil, err
-		}
-		return openSQLite(ctx, path)
 	}
+	path, err := sqlitePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return openSQLite(ctx, path)
+}
+
+// keywordDSN matches the start of a keyword/value connection string.
+var keywordDSN = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
+
+// IsPostgres reports whether Open takes dsn for PostgreSQL: a postgres:// or postgresql:// URL,
+// or a keyword/value connection string (host=… dbname=…). Everything else is SQLite.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || keywordDSN.MatchString(dsn)
 }
 
 // sqlitePath turns the SQLite DSN forms Open accepts into a file path.
@@ -70,7 +88,11 @@ func sqlitePath(dsn string) (string, error) {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path = strings.TrimPrefix(dsn, "sqlite:")
 	case strings.Contains(dsn, "://"):
-		return "", fmt.Errorf("open history store %q: unknown scheme (want sqlite:// or postgres://): %w", RedactDSN(dsn), ErrInvalid)
+		return "", fmt.Errorf("open history store %q: unknown scheme (want sqlite://, postgres:// or a keyword/value PostgreSQL DSN such as host=db dbname=flyt): %w", RedactDSN(dsn), ErrInvalid)
+	case redact.HasCredentials(dsn):
+		// user:password@host… without a scheme: a connection string missing its postgres://,
+		// never a file to create.
+		return "", fmt.Errorf("open history store %q: a user:password@ part is not a file path; write postgres://user@host/db and keep the password out of it (PGPASSWORD or a passfile): %w", redact.URL(dsn), ErrInvalid)
 	default:
 		path = dsn
 	}
@@ -80,22 +102,9 @@ func sqlitePath(dsn string) (string, error) {
 	return path, nil
 }
 
-// RedactDSN returns dsn with any password replaced by "xxxxx", for logs and errors.
-func RedactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		if strings.Contains(dsn, "@") || strings.Contains(strings.ToLower(dsn), "password") {
-			return "(unparsable DSN, redacted)"
-		}
-		return dsn
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
+// RedactDSN returns dsn with any password replaced by REDACTED (redact.DSN), for logs and
+// errors: in a URL's user info or password parameter, or a keyword/value string's password.
+func RedactDSN(dsn string) string { return redact.DSN(dsn) }
 
 func openSQLite(ctx context.Context, path string) (Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
@@ -166,9 +175,13 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	name := RedactDSN(dsn)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// pgx's parse errors quote the connection string with the password redacted, but
-		// say nothing more useful than "cannot parse", so keep only our redacted form.
-		return nil, fmt.Errorf("open history store %s: cannot parse DSN: %w", name, ErrInvalid)
+		problem, syntax := parseProblem(dsn, err)
+		if syntax && keywordDSN.MatchString(dsn) {
+			// Where a keyword/value string does not parse, its password may be anywhere in it
+			// (password= hemmelig): show none of it.
+			name = "(keyword/value DSN, not shown)"
+		}
+		return nil, fmt.Errorf("open history store %s: cannot parse DSN: %s: %w", name, problem, ErrInvalid)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -189,3 +202,43 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 
 // errClosedStore is returned for use after Close.
 var errClosedStore = errors.New("history store closed")
+
+// pgxSafeReasons are the messages of pgx's parse errors that quote nothing of the connection
+// string; other ones may (a key written without "=" is quoted, and may be a password).
+var pgxSafeReasons = []string{
+	"invalid keyword/value", "unterminated quoted string in connection info string", "invalid backslash",
+	"forbidden NUL byte in connection string", "sslmode is invalid", `both "sslcert" and "sslkey" are required`,
+	"negative timeout", "outside range",
+}
+
+// parseProblem says why pgx could not parse dsn without quoting any of it, and whether the
+// string itself is malformed (rather than a setting in it wrong). pgx's own error text
+// redacts the password only as best it can (a quoted password with a space, a key missing its
+// "=" may show through), so only its fixed reasons are kept.
+func parseProblem(dsn string, err error) (problem string, syntax bool) {
+	if !keywordDSN.MatchString(dsn) {
+		if p := redact.URLProblem(dsn); p != "" {
+			return "not a valid URL: " + p, true
+		}
+	}
+	var pe *pgconn.ParseConfigError
+	if !errors.As(err, &pe) {
+		return "not a PostgreSQL connection string", true
+	}
+	// ParseConfigError reads "cannot parse `<string>`: <what> (<cause>)"; <what> is pgx's own
+	// fixed text.
+	text := pe.Error()
+	var cause string
+	if inner := errors.Unwrap(pe); inner != nil {
+		cause = inner.Error()
+		text = strings.TrimSuffix(text, " ("+cause+")")
+	}
+	what := text[strings.LastIndex(text, "`: ")+3:]
+	if slices.Contains(pgxSafeReasons, cause) {
+		what += ": " + cause
+	}
+	if strings.Contains(what, "keyword/value") {
+		return what + " (a keyword/value DSN is key=value pairs separated by spaces, a value with spaces in single quotes)", true
+	}
+	return what, strings.Contains(what, "as URL")
+}

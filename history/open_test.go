@@ -1,12 +1,18 @@
 package history
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flyt-platform/flyt/internal/pgtest"
 )
 
 func TestSQLitePath(t *testing.T) {
@@ -38,10 +44,10 @@ func TestSQLitePath(t *testing.T) {
 
 func TestRedactDSN(t *testing.T) {
 	tests := []struct{ dsn, want string }{
-		{"postgres://flyt:hemmelig@db:5432/flyt?sslmode=require", "postgres://flyt:xxxxx@db:5432/flyt?sslmode=require"},
-		{"postgres://flyt@db/flyt?password=hemmelig", "postgres://flyt@db/flyt?password=xxxxx"},
+		{"postgres://flyt:hemmelig@db:5432/flyt?sslmode=require", "postgres://flyt:REDACTED@db:5432/flyt?sslmode=require"},
+		{"postgres://flyt@db/flyt?password=hemmelig", "postgres://flyt@db/flyt?password=REDACTED"},
 		{"sqlite:///var/lib/flyt/history.db", "sqlite:///var/lib/flyt/history.db"},
-		{"host=db password=hemmelig", "(unparsable DSN, redacted)"},
+		{"host=db password=hemmelig", "host=db password=REDACTED"},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, RedactDSN(tt.dsn)); diff != "" {
@@ -50,21 +56,97 @@ func TestRedactDSN(t *testing.T) {
 	}
 }
 
+func TestIsPostgres(t *testing.T) {
+	tests := []struct {
+		dsn  string
+		want bool
+	}{
+		{"postgres://flyt@db/flyt", true},
+		{"postgresql://flyt@db/flyt", true},
+		{"host=db user=flyt password=s3cret dbname=flyt", true},
+		{" dbname = flyt", true},
+		{"", false},
+		{"sqlite:///var/lib/flyt/history.db", false},
+		{"/var/lib/flyt/history.db", false},
+		{"history=1.db", true}, // documented: such a file is written sqlite:history=1.db
+		{"sqlite:history=1.db", false},
+	}
+	for _, tt := range tests {
+		if got := IsPostgres(tt.dsn); got != tt.want {
+			t.Errorf("IsPostgres(%q) = %v, want %v", tt.dsn, got, tt.want)
+		}
+	}
+}
+
 // TestOpenErrorsHideThePassword opens PostgreSQL DSNs that cannot work; the password must not
-// appear in the error.
+// appear in the error, nor any part of it, and no SQLite file may be created for them.
 func TestOpenErrorsHideThePassword(t *testing.T) {
-	for _, dsn := range []string{
-		"postgres://flyt:hemmelig@127.0.0.1:1/flyt?connect_timeout=2",
-		"postgres://flyt:hemmelig@127.0.0.1:1/flyt?sslmode=bogus",
-		"postgresql://flyt@127.0.0.1:1/flyt?password=hemmelig&connect_timeout=2",
-	} {
-		_, err := Open(t.Context(), dsn)
+	tests := []struct {
+		dsn  string
+		want string // in the error
+	}{
+		{"postgres://flyt:hemmelig@127.0.0.1:1/flyt?connect_timeout=2", "127.0.0.1"},
+		{"postgres://flyt:hemmelig@127.0.0.1:1/flyt?sslmode=bogus", "sslmode is invalid"},
+		{"postgresql://flyt@127.0.0.1:1/flyt?password=hemmelig&connect_timeout=2", "127.0.0.1"},
+		{"postgres://flyt:hem%zzmelig@127.0.0.1:1/flyt", "must be percent-encoded"},
+		{"postgres://flyt:hemmelig@127.0.0.1:54x2/flyt", `invalid port ":54x2"`},
+		{"host=127.0.0.1 port=1 user=flyt password=hemmelig dbname=flyt connect_timeout=2", "127.0.0.1"},
+		{"host=127.0.0.1 port=1 user=flyt password='hem melig dbname=flyt", "unterminated quoted string"},
+		{"host=127.0.0.1 port=1 user=flyt hemmelig", "keyword/value DSN is key=value pairs"},
+		{"host=127.0.0.1 port=1 sslmode=bogus password=hemmelig", "sslmode is invalid"},
+		{"flyt:hemmelig@127.0.0.1/flyt", "is not a file path"},
+	}
+	t.Chdir(t.TempDir())
+	for _, tt := range tests {
+		_, err := Open(t.Context(), tt.dsn)
 		if err == nil {
-			t.Fatalf("Open(%s) succeeded", RedactDSN(dsn))
+			t.Fatalf("Open(%s) succeeded", RedactDSN(tt.dsn))
 		}
-		if strings.Contains(err.Error(), "hemmelig") {
-			t.Errorf("Open error reveals the password: %v", err)
+		t.Log(err)
+		for _, part := range []string{"hemmelig", "hem", "melig"} {
+			if strings.Contains(err.Error(), part) {
+				t.Errorf("Open error reveals (part of) the password: %v", err)
+			}
 		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Open(%s) error = %v, want it to say %q", RedactDSN(tt.dsn), err, tt.want)
+		}
+	}
+	if left, _ := os.ReadDir("."); len(left) > 0 {
+		t.Errorf("Open left files in the working directory: %v", left)
+	}
+}
+
+// TestOpenKeywordDSN opens the real PostgreSQL server through a keyword/value DSN (with a
+// password, which the trust-authenticated test server ignores): it must be PostgreSQL, never a
+// SQLite file named after the string.
+func TestOpenKeywordDSN(t *testing.T) {
+	srv := pgtest.Require(t, pg, pgErr)
+	name, _, err := srv.CreateDatabase(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.DropDatabase(context.WithoutCancel(t.Context()), name) })
+	t.Chdir(t.TempDir())
+	dsn := fmt.Sprintf("host=%s port=%d user=%s password=s3cret dbname=%s sslmode=disable", srv.Dir, srv.Port, srv.User, name)
+	s := openStore(t, dsn)
+	if got := s.(*sqlStore).d.name; got != postgresDialect.name {
+		t.Fatalf("keyword DSN opened the %s store, want PostgreSQL", got)
+	}
+	id, err := s.CreateDeploy(t.Context(), &Deploy{App: "a", Team: "t", Environment: "dev", Cluster: "c", Repository: "https://example.test/t/a.git",
+		Commit: strings.Repeat("a", 40), Trigger: TriggerPoll, State: StateQueued, StartedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.App != "a" {
+		t.Errorf("deploy read back = %+v", d.Deploy)
+	}
+	if left, _ := os.ReadDir("."); len(left) > 0 {
+		t.Errorf("a keyword DSN left files in the working directory: %v", left)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 // dialect is what differs between SQLite and PostgreSQL. Everything else (schema shape,
@@ -253,7 +255,9 @@ func deployArgs(d *Deploy) ([]any, error) {
 		return nil, fmt.Errorf("encode warnings: %w", err)
 	}
 	rendered := len(d.Images) > 0 || d.Digest != "" || len(d.Warnings) > 0
-	return []any{d.App, d.Team, d.Environment, d.Cluster, d.Repository, d.Commit, d.CommitAuthor,
+	// A repository URL is stored without its credentials: the history is shown (API, UI,
+	// exports) to people who may not see them.
+	return []any{d.App, d.Team, d.Environment, d.Cluster, redact.URL(d.Repository), d.Commit, d.CommitAuthor,
 		micros(d.CommitTime), d.CommitMessage, images, d.Digest, warnings, rendered, string(d.Trigger), d.TriggeredBy,
 		d.Reason, d.Forced, string(d.State), d.Message, d.StartedAt.UnixMicro(), micros(d.FinishedAt)}, nil
 }
@@ -491,6 +495,8 @@ func scanDeploy(sc scanner, extra ...any) (Deploy, error) {
 		return d, err
 	}
 	d.Trigger, d.State = Trigger(trigger), State(state)
+	// Rows recorded before the store hid credentials may still hold them.
+	d.Repository = redact.URL(d.Repository)
 	d.CommitTime, d.StartedAt, d.FinishedAt = fromMicros(commitTime), fromMicros(started), fromMicros(finished)
 	var err error
 	if d.Images, err = parseList(images); err != nil {

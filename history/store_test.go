@@ -748,3 +748,51 @@ func TestDORA(t *testing.T) {
 		}
 	})
 }
+
+// TestRepositoryCredentialsHidden records a deploy whose repository URL carries a token, and
+// writes one straight into the table as a flyt that did not hide them would have: neither
+// token comes back from Get, List, Export or Prune's export.
+func TestRepositoryCredentialsHidden(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dsn string) {
+		s := openStore(t, dsn)
+		now := time.Now().UTC().Truncate(time.Second)
+		d := deploy("api", "team-a", "dev", 1, now.Add(-time.Hour))
+		d.Repository = "https://x-access-token:ghp_newtoken@github.com/navikt/api"
+		id := run(t, s, d, StateSuccess).ID
+
+		ss := s.(*sqlStore)
+		old := run(t, s, deploy("web", "team-a", "dev", 2, now.Add(-2*time.Hour)), StateSuccess).ID
+		must(ss.w.ExecContext(t.Context(), ss.d.rebind(`UPDATE deploys SET repository = ? WHERE id = ?`),
+			"https://kari:ghp_oldtoken@github.com/navikt/web", old))
+
+		want := map[int64]string{id: "https://REDACTED@github.com/navikt/api", old: "https://REDACTED@github.com/navikt/web"}
+		got := map[int64]string{}
+		for _, i := range []int64{id, old} {
+			got[i] = must(s.Get(t.Context(), i)).Repository
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get repositories (-want +got):\n%s", diff)
+		}
+		got = map[int64]string{}
+		for _, d := range must(s.List(t.Context(), Filter{})).Deploys {
+			got[d.ID] = d.Repository
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("List repositories (-want +got):\n%s", diff)
+		}
+		got = map[int64]string{}
+		if err := s.Export(t.Context(), Filter{}, func(d Deploy) error { got[d.ID] = d.Repository; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Export repositories (-want +got):\n%s", diff)
+		}
+		got = map[int64]string{}
+		if _, err := s.Prune(t.Context(), now, func(d Deploy) error { got[d.ID] = d.Repository; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Prune export repositories (-want +got):\n%s", diff)
+		}
+	})
+}

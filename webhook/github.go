@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 // DefaultGitHubAPIURL is github.com's REST API; GitHub Enterprise Server uses https://host/api/v3.
@@ -123,11 +125,11 @@ var ErrNotGitHubRepository = errors.New("repository URL names no GitHub owner/na
 func repoPath(repository string) (string, error) {
 	_, p, ok := splitRepoURL(repository)
 	if !ok {
-		return "", fmt.Errorf("%q: %w", repository, ErrNotGitHubRepository)
+		return "", fmt.Errorf("%q: %w", redact.URL(repository), ErrNotGitHubRepository)
 	}
 	owner, name, _ := strings.Cut(p, "/")
 	if strings.Contains(name, "/") {
-		return "", fmt.Errorf("%q: %w", repository, ErrNotGitHubRepository)
+		return "", fmt.Errorf("%q: %w", redact.URL(repository), ErrNotGitHubRepository)
 	}
 	return url.PathEscape(owner) + "/" + url.PathEscape(name), nil
 }

@@ -13,9 +13,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 // Request headers read by the receiver.
@@ -531,11 +534,18 @@ func (rc *Receiver) enqueueMatched(ctx context.Context, label, event string, mat
 	for _, rf := range refreshes {
 		if err := rc.enqueue(ctx, rf); err != nil {
 			// Not remembered, so that a redelivery tries again once flyt is back.
-			rc.log.WarnContext(ctx, "enqueueing a refresh failed", "repository", rf.Repository, "team", rf.Team, "error", err)
+			rc.log.WarnContext(ctx, "enqueueing a refresh failed", "repository", redact.URL(rf.Repository), "team", rf.Team, "error", err)
 			return verdict{status: http.StatusServiceUnavailable, event: label, resp: Response{Outcome: OutcomeUnavailable, Reason: "refresh could not be enqueued; redeliver later"}}
 		}
 	}
-	return verdict{status: http.StatusAccepted, event: label, resp: Response{Outcome: OutcomeEnqueued, Enqueued: refreshes}, remember: true}
+	// The answer goes to whoever sent the webhook: it shows the repository without any
+	// credentials its configured URL may hold (platform.yaml refuses them, this is the second
+	// line).
+	shown := slices.Clone(refreshes)
+	for i := range shown {
+		shown[i].Repository = redact.URL(shown[i].Repository)
+	}
+	return verdict{status: http.StatusAccepted, event: label, resp: Response{Outcome: OutcomeEnqueued, Enqueued: shown}, remember: true}
 }
 
 func ignored(label, reason string) verdict {

@@ -769,3 +769,30 @@ func TestReceiverConcurrentReload(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+// TestReceiverAnswerHidesCredentials: a watched repository configured with a token in its URL
+// (validation refuses that, but a config loaded around it must still not leak) is enqueued
+// with its URL as configured, so that sync finds it, while the answer to the sender and the
+// log show it without the token. A payload URL with credentials matches like one without.
+func TestReceiverAnswerHidesCredentials(t *testing.T) {
+	cfg := Config{
+		Secrets: []Secret{NewSecret("team-a", teamASecret)},
+		Repos:   []WatchedRepo{{Team: "team-a", URL: "https://x-access-token:ghp_hemmelig0123@github.com/Codertocat/Hello-World.git", Branch: "master"}},
+	}
+	f := newFixture(t, cfg)
+	body := []byte(`{"repository": "https://kari:ghp_other@github.com/Codertocat/Hello-World.git", "branch": "master"}`)
+	status, resp := f.do(t, "/webhook/generic/team-a", body, map[string]string{HeaderFlytSignature256: sign(teamASecret, body)})
+	if status != http.StatusAccepted || resp.Outcome != OutcomeEnqueued {
+		t.Fatalf("answer %d %+v, want 202 enqueued", status, resp)
+	}
+	want := []Refresh{{Repository: "https://REDACTED@github.com/Codertocat/Hello-World.git", Team: "team-a", Branch: "master", Event: "generic/team-a"}}
+	if diff := cmp.Diff(want, resp.Enqueued); diff != "" {
+		t.Errorf("answer's refreshes (-want +got):\n%s", diff)
+	}
+	if got := f.rec.refreshes(); len(got) != 1 || got[0].Repository != cfg.Repos[0].URL {
+		t.Errorf("enqueued %+v, want the configured URL", got)
+	}
+	if strings.Contains(f.logs.String(), "hemmelig") || strings.Contains(f.logs.String(), "ghp_other") {
+		t.Errorf("log holds a token:\n%s", f.logs.String())
+	}
+}

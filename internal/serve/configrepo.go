@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/redact"
 	"github.com/flyt-platform/flyt/sync/source"
 )
 
@@ -34,6 +35,11 @@ type ConfigRepository struct {
 // and returns its path, so the platform watcher loads and reloads it like any file. follow keeps
 // the file current until ctx ends.
 func configFromGit(ctx context.Context, cr ConfigRepository, log *slog.Logger) (file string, follow func(context.Context), err error) {
+	if environments.CredentialsInURL(cr.Repository.URL) {
+		return "", nil, fmt.Errorf("platform config repository (--config-repo): %s; the token goes in --config-token-file, an SSH key in --config-ssh-key-file",
+			environments.CredentialsMessage(cr.Repository.URL))
+	}
+	shown := redact.URL(cr.Repository.URL)
 	if cr.Path == "" {
 		cr.Path = "platform.yaml"
 	}
@@ -71,9 +77,9 @@ func configFromGit(ctx context.Context, cr ConfigRepository, log *slog.Logger) (
 	}
 	commit, err := fetch(ctx)
 	if err != nil {
-		return "", nil, fmt.Errorf("platform config from %s: %w", cr.Repository.URL, err)
+		return "", nil, fmt.Errorf("platform config from %s: %w", shown, err)
 	}
-	log.Info("platform config read from Git", "repository", cr.Repository.URL, "path", cr.Path, "commit", commit)
+	log.Info("platform config read from Git", "repository", shown, "path", cr.Path, "commit", commit)
 	follow = func(ctx context.Context) {
 		t := time.NewTicker(cr.Interval)
 		defer t.Stop()
@@ -89,9 +95,9 @@ func configFromGit(ctx context.Context, cr ConfigRepository, log *slog.Logger) (
 			case errors.Is(err, context.Canceled):
 				return
 			case err != nil:
-				log.Warn("platform config repository unreadable; keeping the config in force", "repository", cr.Repository.URL, "error", err)
+				log.Warn("platform config repository unreadable; keeping the config in force", "repository", shown, "error", err)
 			case c != last:
-				log.Info("platform config changed in Git", "repository", cr.Repository.URL, "commit", c)
+				log.Info("platform config changed in Git", "repository", shown, "commit", c)
 				last = c
 			}
 		}

@@ -73,13 +73,16 @@ func TestPlatformConfigFollowsGit(t *testing.T) {
 }
 
 // runInProcess runs serve.Run with opts in this process, listening on a free local port with
-// logs discarded, until the end of the test, and returns its base URL once it serves.
+// logs discarded (unless opts.Log is set), until the end of the test, and returns its base URL once it serves.
 func runInProcess(t *testing.T, opts Options) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	opts.Listen, opts.Log, opts.ShutdownTimeout = "127.0.0.1:0", slog.New(slog.DiscardHandler), 5*time.Second
+	opts.Listen, opts.ShutdownTimeout = "127.0.0.1:0", 5*time.Second
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	opts.Ready = func(a string) { addr <- a }
 	go func() { done <- Run(ctx, opts) }()
 	t.Cleanup(func() {

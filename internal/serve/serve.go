@@ -28,6 +28,7 @@ import (
 	"github.com/flyt-platform/flyt/api"
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/redact"
 	flytsync "github.com/flyt-platform/flyt/sync"
 	"github.com/flyt-platform/flyt/sync/source"
 	"github.com/flyt-platform/flyt/webhook"
@@ -107,13 +108,17 @@ func Run(ctx context.Context, opts Options) error {
 	dsn := firstNonEmpty(opts.HistoryDSN, p.Server.HistoryDSN, filepath.Join(dataDir, "history.db"))
 	store, err := history.Open(ctx, dsn)
 	if err != nil {
-		return fmt.Errorf("open history: %w", err)
+		field := "server.historyDSN"
+		if opts.HistoryDSN != "" {
+			field = "--history"
+		}
+		return fmt.Errorf("open history (%s): %w", field, err)
 	}
 	defer store.Close()
 	s.store = store
 
 	if opts.LeaderElection != nil {
-		if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		if !history.IsPostgres(dsn) {
 			log.Warn("leader election with a SQLite history store: each replica keeps a history of its own; run a single replica, or use PostgreSQL (--history postgres://…)")
 		}
 		if s.elector, err = newElector(*opts.LeaderElection, log); err != nil {
@@ -185,7 +190,7 @@ func Run(ctx context.Context, opts Options) error {
 	s.poller = source.NewPoller(s.cache, s.repositories, source.PollerOptions{Interval: p.Server.PollInterval.Duration, Metrics: gitMetrics},
 		s.ctrl.RepositoryChanged,
 		func(repo environments.Repository, err error) {
-			log.Warn("repository sync failed", "repository", repo.URL, "error", err)
+			log.Warn("repository sync failed", "repository", redact.URL(repo.URL), "error", err)
 		})
 
 	// Inbound webhooks.
@@ -502,7 +507,7 @@ func deployEvent(d history.Deploy, p *environments.Platform) webhook.DeployEvent
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return webhook.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: d.Repository,
+	return webhook.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: redact.URL(d.Repository),
 		Commit: d.Commit, State: webhook.State(d.State), Message: d.Message, Production: production, Time: t}
 }
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 var (
@@ -202,7 +204,9 @@ func describe(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		v := n.Value
+		// A value in the wrong field may be a secret (a DSN or a clone URL with a token put one
+		// line off): credentials are hidden before the value is shortened and quoted.
+		v := redact.Text(n.Value)
 		if len(v) > 40 {
 			v = v[:37] + "..."
 		}

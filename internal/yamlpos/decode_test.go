@@ -422,3 +422,30 @@ func TestDeepAliasBomb(t *testing.T) {
 		t.Fatalf("want a too-large error, got %.300v", err)
 	}
 }
+
+// TestMistypedSecretNotQuoted: a value in a field of another type is quoted in the error, but
+// never with credentials in it.
+func TestMistypedSecretNotQuoted(t *testing.T) {
+	var v struct {
+		Workers int `json:"workers"`
+		Port    int `json:"port"`
+	}
+	doc, err := Parse("p.yaml", []byte("workers: postgres://flyt:hemmelig@db/flyt\nport: https://ghp_token1234567890abcd@github.com/a/b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = doc.Decode(&v)
+	if err == nil {
+		t.Fatal("decode succeeded")
+	}
+	for _, want := range []string{`p.yaml:1:10: workers: expected an integer, got string "postgres://REDACTED@db/flyt"`, `port: expected an integer, got string "https://REDACTED@github.com/a/b"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error = %v, want it to contain %s", err, want)
+		}
+	}
+	for _, secret := range []string{"hemmelig", "ghp_token"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error quotes a secret: %v", err)
+		}
+	}
+}

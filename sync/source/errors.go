@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -12,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 // Sentinel errors, matched with errors.Is against any error this package returns. The
@@ -174,14 +175,9 @@ func classify(err error) Reason {
 	return ReasonOther
 }
 
-// redactURL removes user info (which may hold a token) from a URL.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil && u.Host != "" {
-		u.User = nil
-		return u.String()
-	}
-	return raw
-}
+// redactURL hides the credentials a URL's user info may hold; redact.URL is the one rule
+// flyt shows every repository URL by.
+func redactURL(raw string) string { return redact.URL(raw) }
 
 // scrub replaces every secret in s.
 func scrub(s string, secrets []string) string {
