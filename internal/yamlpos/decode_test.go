@@ -430,7 +430,7 @@ func TestMistypedSecretNotQuoted(t *testing.T) {
 		Workers int `json:"workers"`
 		Port    int `json:"port"`
 	}
-	doc, err := Parse("p.yaml", []byte("workers: postgres://flyt:hemmelig@db/flyt\nport: https://ghp_token1234567890abcd@github.com/a/b\n"))
+	doc, err := Parse("p.yaml", []byte("workers: postgres://flyt:hemmelig@db/flyt\nport: https://ghp_token1234567890abcd@github.com/a/b\n"), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
