@@ -65,8 +65,12 @@ const appName = "\x00app\x00"
 const OutsideTarget = "\x00outside\x00"
 
 // App is the harmless Application of a case: it renders and deploys on its own.
-func App(name string) string {
-	return "apiVersion: nais.io/v1alpha1\nkind: Application\nmetadata:\n  name: " + name + "\nspec:\n  image: registry.example/" + name + ":1\n  replicas: {min: 1, max: 1}\n"
+func App(name string) string { return AppTag(name, "1") }
+
+// AppTag is App with image tag tag: a commit that changes it deploys, where one that renders
+// exactly as before is only checked for drift and leaves no record.
+func AppTag(name, tag string) string {
+	return "apiVersion: nais.io/v1alpha1\nkind: Application\nmetadata:\n  name: " + name + "\nspec:\n  image: registry.example/" + name + ":" + tag + "\n  replicas: {min: 1, max: 1}\n"
 }
 
 // configMap is a ConfigMap manifest with the given data: block (indented, with its key).
@@ -151,6 +155,7 @@ func Cases() []Case {
 			Symlinks: map[string]string{".nais/vars-dev.yaml": OutsideTarget}, LinkOut: true,
 			File: ".nais/vars-dev.yaml", Want: "symbolic link that leads out of the repository"},
 		{Name: "git folder inside the tree", GitFolder: true, Ignored: true, Files: map[string]string{
+			".nais/app.yaml":       AppTag(appName, "2"),
 			".nais/.git/config":    "[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote \"origin\"]\n\turl = https://example.invalid/x\n",
 			".nais/.git/app.yaml":  App("sneaky"),
 			".nais/.git/bomb.yaml": laughs()}},
