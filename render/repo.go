@@ -146,6 +146,9 @@ func LoadRepo(fsys fs.FS, dir string, knownEnvs ...string) (*Repo, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		repo, err = discover(fsys, dir, knownEnvs)
 	default:
+		if e := linkProblem(RepoConfigFile, err); e != nil {
+			return nil, e
+		}
 		return nil, fmt.Errorf("read %s: %w", cfgPath, err)
 	}
 	if err != nil {
@@ -172,6 +175,10 @@ func (r *Repo) readFiles(fsys fs.FS, dir string) error {
 		b, err := fs.ReadFile(fsys, path.Join(dir, clean))
 		if errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, &Error{File: r.Config, Msg: fmt.Sprintf("file %q does not exist", p)})
+			return nil
+		}
+		if e := linkProblem(p, err); e != nil {
+			errs = append(errs, e)
 			return nil
 		}
 		if err != nil {
@@ -356,10 +363,43 @@ func listDir(fsys fs.FS, dir string) (map[string]bool, error) {
 		}
 		return nil
 	})
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if e := linkProblem(pe.Path, err); e != nil {
+			return nil, e
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	return out, nil
+}
+
+// linkProblem turns a file the fs.FS would not follow a symbolic link for (ErrOutsideRepository,
+// ErrLinkLoop) into the spec problem it is, naming the file and the link; nil for other errors.
+func linkProblem(file string, err error) *Error {
+	outside := errors.Is(err, ErrOutsideRepository)
+	if !outside && !errors.Is(err, ErrLinkLoop) {
+		return nil
+	}
+	link, target := file, ""
+	var l interface{ Link() (string, string) }
+	if errors.As(err, &l) {
+		link, target = l.Link()
+	}
+	what := "this file is a symbolic link that"
+	if link != file {
+		what = fmt.Sprintf("the symbolic link %s on its path", link)
+	}
+	to := ""
+	if target != "" {
+		to = fmt.Sprintf(" (to %s)", target)
+	}
+	msg := fmt.Sprintf("%s leads out of the repository%s; flyt reads only files inside the repository: commit the file itself or link to a file inside it", what, to)
+	if !outside {
+		msg = fmt.Sprintf("%s never reaches a file%s: its links loop, link to a folder holding them, or chain more than 40 deep; link to the file itself", what, to)
+	}
+	return &Error{File: file, Msg: msg, Err: err}
 }
 
 var yamlExts = []string{".yaml", ".yml", ".json"}
@@ -497,6 +537,9 @@ func discover(fsys fs.FS, dir string, knownEnvs []string) (*Repo, error) {
 		}
 		p := path.Join(".nais", rel)
 		b, err := fs.ReadFile(fsys, path.Join(naisDir, rel))
+		if e := linkProblem(p, err); e != nil {
+			return nil, e
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
