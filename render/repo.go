@@ -393,7 +393,7 @@ func linkProblem(file string, err error) *Error {
 	}
 	to := ""
 	if target != "" {
-		to = fmt.Sprintf(" (to %s)", target)
+		to = fmt.Sprintf(" (to %q)", target)
 	}
 	msg := fmt.Sprintf("%s leads out of the repository%s; flyt reads only files inside the repository: commit the file itself or link to a file inside it", what, to)
 	if !outside {
