@@ -35,6 +35,12 @@ type treeFS struct {
 	root  *object.Tree // the commit's whole tree: links may lead anywhere inside it
 	base  string       // the repository path the FS is rooted at, free of links; "" for the root
 	mtime time.Time    // the commit's committer time, for every entry
+	// trees caches the directories decoded so far and names indexes their entries, both by
+	// tree hash: every path is walked from the root, so each is read once per FS, not once
+	// per path. (Tree.FindEntry would index too, but it refuses names such as ".git" that a
+	// crafted tree may hold and ReadDir lists.)
+	trees map[plumbing.Hash]*object.Tree
+	names map[plumbing.Hash]map[string]int
 
 	// When the cache compacts its packfiles, store's pack indexes name deleted files: reads
 	// hold packs shared and, once its generation moved past gen, first reopen the
@@ -131,21 +137,34 @@ func (f *treeFS) rootNode() gitNode { return gitNode{tree: f.root} }
 // child looks name up in directory d. Submodules (gitlinks) are not part of the tree as seen
 // here: they point at other repositories flyt does not fetch.
 func (f *treeFS) child(d gitNode, _, name string) (nodeKind, gitNode, string, error) {
-	var e *object.TreeEntry
-	for i := range d.tree.Entries {
-		if d.tree.Entries[i].Name == name {
-			e = &d.tree.Entries[i]
-			break
+	idx := f.names[d.tree.Hash]
+	if idx == nil {
+		idx = make(map[string]int, len(d.tree.Entries))
+		for i, e := range d.tree.Entries {
+			idx[e.Name] = i
 		}
+		if f.names == nil {
+			f.names = map[plumbing.Hash]map[string]int{}
+		}
+		f.names[d.tree.Hash] = idx
 	}
-	if e == nil {
+	i, ok := idx[name]
+	if !ok {
 		return nodeMissing, gitNode{}, "", nil
 	}
+	e := &d.tree.Entries[i]
 	switch e.Mode {
 	case filemode.Dir:
-		t, err := object.GetTree(f.store, e.Hash)
-		if err != nil {
-			return 0, gitNode{}, "", fmt.Errorf("read tree %s: %w", e.Hash, err)
+		t := f.trees[e.Hash]
+		if t == nil {
+			var err error
+			if t, err = object.GetTree(f.store, e.Hash); err != nil {
+				return 0, gitNode{}, "", fmt.Errorf("read tree %s: %w", e.Hash, err)
+			}
+			if f.trees == nil {
+				f.trees = map[plumbing.Hash]*object.Tree{}
+			}
+			f.trees[e.Hash] = t
 		}
 		return nodeDir, gitNode{entry: e, tree: t}, "", nil
 	case filemode.Symlink:
