@@ -89,6 +89,23 @@ var (
 	ErrNotInEnvironment = errors.New("app does not deploy to this environment")
 )
 
+// Symbolic link problems. An fs.FS handed to LoadRepo returns them, wrapped in an
+// *fs.PathError whose Path is the file asked for, when that file is (or lies under) a symbolic
+// link flyt will not follow. The readers in sync/source do, for a Git revision and a working
+// tree alike, so `flyt render`, `flyt validate` and the server agree about every commit.
+// LoadRepo turns them into an *Error naming the file: a link is part of the commit, so no retry
+// can fix it. An error wrapping one may also have a method Link() (link, target string) naming
+// the link at fault and the target it holds; the message then quotes them.
+var (
+	// ErrOutsideRepository is returned for a file whose symbolic link leads out of the
+	// repository: an absolute target, or one whose ".." climbs past the root. Following it
+	// would read whatever the reading machine has there (/etc/passwd, another team's files).
+	ErrOutsideRepository = errors.New("symbolic link leads out of the repository")
+	// ErrLinkLoop is returned for a file whose symbolic links never reach a file: a loop, more
+	// than 40 links in a row, or a link to a folder holding it.
+	ErrLinkLoop = errors.New("too many levels of symbolic links")
+)
+
 // IsSpecError reports whether err is (or wraps) a problem with the team's files, which no retry
 // can fix, as opposed to an I/O failure reading them.
 func IsSpecError(err error) bool {

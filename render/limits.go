@@ -27,11 +27,6 @@ var ErrLimit = yamlpos.ErrLimit
 // ErrPanic is the cause of the error LoadRepo or Render return when they panicked.
 var ErrPanic = errors.New("render panicked")
 
-// ErrOutsideRepository is what an fs.FS handed to LoadRepo returns (wrapped) for a file that
-// is a symbolic link leading out of the repository; LoadRepo reports it as a problem with
-// that file.
-var ErrOutsideRepository = errors.New("symbolic link leads out of the repository")
-
 // LoadOptions are what LoadRepo needs besides the files.
 type LoadOptions struct {
 	// Environments are the platform's environment names; they help tell per-environment files
@@ -93,14 +88,15 @@ func (r *reader) read(name, display string) ([]byte, error) {
 	return b, nil
 }
 
-// classify turns a read error that is the file's fault into an *Error; nil for the rest.
+// classify turns a read error that is the file's fault (a link out of the repository, or
+// one that loops) into an *Error; nil for the rest.
 // fs.ErrNotExist is left to the caller, which knows whether a missing file is a problem.
 func (r *reader) classify(display string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if errors.Is(err, ErrOutsideRepository) {
-		return &Error{File: display, Msg: "is a symbolic link that leads out of the repository (" + firstLine(err.Error()) + "); flyt reads only files inside the repository: commit the file itself, or link to a file inside the repository", Err: err}
+	if e := linkProblem(display, err); e != nil {
+		return e
 	}
 	return nil
 }

@@ -376,6 +376,12 @@ func listDir(rd *reader, dir string) (map[string]bool, error) {
 		}
 		return nil
 	})
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if e := linkProblem(pe.Path, err); e != nil {
+			return nil, e
+		}
+	}
 	if err != nil {
 		if IsSpecError(err) {
 			return nil, err
@@ -383,6 +389,33 @@ func listDir(rd *reader, dir string) (map[string]bool, error) {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	return out, nil
+}
+
+// linkProblem turns a file the fs.FS would not follow a symbolic link for (ErrOutsideRepository,
+// ErrLinkLoop) into the spec problem it is, naming the file and the link; nil for other errors.
+func linkProblem(file string, err error) *Error {
+	outside := errors.Is(err, ErrOutsideRepository)
+	if !outside && !errors.Is(err, ErrLinkLoop) {
+		return nil
+	}
+	link, target := file, ""
+	var l interface{ Link() (string, string) }
+	if errors.As(err, &l) {
+		link, target = l.Link()
+	}
+	what := "this file is a symbolic link that"
+	if link != file {
+		what = fmt.Sprintf("the symbolic link %s on its path", link)
+	}
+	to := ""
+	if target != "" {
+		to = fmt.Sprintf(" (to %q)", target)
+	}
+	msg := fmt.Sprintf("%s leads out of the repository%s; flyt reads only files inside the repository: commit the file itself or link to a file inside it", what, to)
+	if !outside {
+		msg = fmt.Sprintf("%s never reaches a file%s: its links loop, link to a folder holding them, or chain more than 40 deep; link to the file itself", what, to)
+	}
+	return &Error{File: file, Msg: msg, Err: err}
 }
 
 var yamlExts = []string{".yaml", ".yml", ".json"}

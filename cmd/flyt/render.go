@@ -10,17 +10,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"testing/fstest"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/render"
+	"github.com/flyt-platform/flyt/sync/source"
 )
 
 // renderOptions are the flags `flyt render` and `flyt validate` share: where the platform
@@ -68,9 +67,12 @@ func (o *renderOptions) load(path string) (*renderInput, error) {
 		return nil, err
 	}
 	in := &renderInput{platform: p}
-	fsys, dir, origin, err := o.repoFiles(path, &in.vars)
+	fsys, origin, err := o.repoFiles(path, &in.vars)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := fsys.(io.Closer); ok {
+		defer c.Close()
 	}
 	if in.team, err = o.pickTeam(p, origin); err != nil {
 		return nil, err
@@ -79,7 +81,7 @@ func (o *renderOptions) load(path string) (*renderInput, error) {
 	for _, e := range p.Environments {
 		known = append(known, e.Name)
 	}
-	if in.repo, err = render.LoadRepo(fsys, dir, render.LoadOptions{Environments: known, Limits: p.Limits}); err != nil {
+	if in.repo, err = render.LoadRepo(fsys, ".", render.LoadOptions{Environments: known, Limits: p.Limits}); err != nil {
 		return nil, err
 	}
 	over := map[string]any{}
@@ -106,24 +108,28 @@ func (o *renderOptions) load(path string) (*renderInput, error) {
 	return in, nil
 }
 
-// repoFiles returns the files to render: the working tree at path, or with --revision the Git
-// tree of that revision. It fills the commit and branch variables from Git when path is in a
-// repository, and returns the origin remote's URL for finding the team.
-func (o *renderOptions) repoFiles(path string, vars *render.Vars) (fs.FS, string, string, error) {
+// repoFiles returns the files to render, rooted at path: the working tree, or with --revision
+// the Git tree of that revision. Both are read the way the server reads a commit (package
+// source): a symbolic link is followed only while it stays inside the repository, so the CLI
+// fails where the server would, and never prints a file from outside the repository. It fills
+// the commit and branch variables from Git when path is in a repository, and returns the
+// origin remote's URL for finding the team. A returned io.Closer is the caller's to close.
+func (o *renderOptions) repoFiles(path string, vars *render.Vars) (fs.FS, string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("resolve %s: %w", path, err)
+		return nil, "", fmt.Errorf("resolve %s: %w", path, err)
 	}
 	repo, err := git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{DetectDotGit: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		if o.revision != "" {
-			return nil, "", "", fmt.Errorf("--revision %s: %s is not in a Git repository", o.revision, path)
+			return nil, "", fmt.Errorf("--revision %s: %s is not in a Git repository", o.revision, path)
 		}
 		vars.Repo = filepath.Base(abs)
-		return os.DirFS(abs), ".", "", nil
+		fsys, err := source.OpenWorkTree(abs, "")
+		return fsys, "", err
 	}
 	if err != nil {
-		return nil, "", "", fmt.Errorf("open Git repository at %s: %w", path, err)
+		return nil, "", fmt.Errorf("open Git repository at %s: %w", path, err)
 	}
 	origin := ""
 	if r, err := repo.Remote("origin"); err == nil && len(r.Config().URLs) > 0 {
@@ -132,12 +138,17 @@ func (o *renderOptions) repoFiles(path string, vars *render.Vars) (fs.FS, string
 	vars.Repo = cmp.Or(origin, filepath.Base(abs))
 	wt, err := repo.Worktree()
 	if err != nil {
-		return nil, "", "", fmt.Errorf("open work tree: %w", err)
+		return nil, "", fmt.Errorf("open work tree: %w", err)
 	}
 	root := wt.Filesystem.Root()
 	rel, err := filepath.Rel(root, abs)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("locate %s in %s: %w", abs, root, err)
+		return nil, "", fmt.Errorf("locate %s in %s: %w", abs, root, err)
+	}
+	if !filepath.IsLocal(rel) && rel != "." {
+		// path reaches the repository through a link of the machine's (/tmp → /private/tmp):
+		// the folder itself is the tree links must stay in.
+		root, rel = abs, "."
 	}
 	rel = filepath.ToSlash(rel)
 
@@ -148,46 +159,26 @@ func (o *renderOptions) repoFiles(path string, vars *render.Vars) (fs.FS, string
 				vars.Branch = head.Name().Short()
 			}
 		}
-		return os.DirFS(abs), ".", origin, nil
+		fsys, err := source.OpenWorkTree(root, rel)
+		return fsys, origin, err
 	}
 	hash, err := repo.ResolveRevision(plumbing.Revision(o.revision))
 	if err != nil {
-		return nil, "", "", fmt.Errorf("resolve revision %s: %w", o.revision, err)
+		return nil, "", fmt.Errorf("resolve revision %s: %w", o.revision, err)
 	}
 	commit, err := repo.CommitObject(*hash)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("read commit %s: %w", hash, err)
+		return nil, "", fmt.Errorf("read commit %s: %w", hash, err)
 	}
 	vars.Commit = hash.String()
 	if ref, err := repo.Reference(plumbing.NewBranchReferenceName(o.revision), true); err == nil && ref.Hash() == *hash {
 		vars.Branch = o.revision
 	}
-	tree, err := commit.Tree()
+	fsys, err := source.CommitFS(repo.Storer, commit, rel)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("read tree of %s: %w", hash, err)
+		return nil, "", fmt.Errorf("read files of %s: %w", hash, err)
 	}
-	fsys, err := treeFS(tree)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("read files of %s: %w", hash, err)
-	}
-	return fsys, rel, origin, nil
-}
-
-// treeFS reads a Git tree into memory as an fs.FS.
-func treeFS(tree *object.Tree) (fs.FS, error) {
-	out := fstest.MapFS{}
-	err := tree.Files().ForEach(func(f *object.File) error {
-		if !f.Mode.IsFile() {
-			return nil
-		}
-		data, err := f.Contents()
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Name, err)
-		}
-		out[f.Name] = &fstest.MapFile{Data: []byte(data), Mode: 0o644}
-		return nil
-	})
-	return out, err
+	return fsys, origin, nil
 }
 
 // pickTeam is --team, else the team listing the origin remote, else the platform's only team.

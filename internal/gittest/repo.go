@@ -16,6 +16,13 @@ import (
 // Deleted, as the content of a path in a Commit, deletes that path.
 const Deleted = "\x00gittest:deleted\x00"
 
+// Symlink, as the content of a path in a Commit, makes that path a symbolic link to target
+// (committed with Git's mode 120000), so that tests can build repositories whose links lead
+// inside or out of them.
+func Symlink(target string) string { return symlinkPrefix + target }
+
+const symlinkPrefix = "\x00gittest:symlink\x00"
+
 // Default author of the commits a Repo makes. Fixed so that commit SHAs are reproducible.
 const (
 	AuthorName  = "Flyt Tester"
@@ -237,6 +244,15 @@ func (r *Repo) writeFiles(files map[string]string) error {
 		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return fmt.Errorf("create dir of %s: %w", p, err)
+		}
+		if target, ok := strings.CutPrefix(files[p], symlinkPrefix); ok {
+			if err := os.RemoveAll(full); err != nil {
+				return fmt.Errorf("replace %s: %w", p, err)
+			}
+			if err := os.Symlink(target, full); err != nil {
+				return fmt.Errorf("link %s: %w", p, err)
+			}
+			continue
 		}
 		if err := os.WriteFile(full, []byte(files[p]), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)

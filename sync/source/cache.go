@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -498,14 +497,12 @@ func (c *Cache) Checkout(ctx context.Context, repo environments.Repository, comm
 	if err != nil {
 		return nil, newError("checkout "+commit, repo.URL, "", ReasonOther, err)
 	}
-	if p := strings.Trim(path.Clean("/"+repo.Path), "/"); p != "" {
-		sub, err := tree.Tree(p)
-		if err != nil {
-			return nil, newError("checkout "+commit, repo.URL, "", ReasonConfig,
-				fmt.Errorf("path %q is not a directory at this commit: %w", p, fs.ErrNotExist))
-		}
-		tree = sub
+	// The FS holds the whole tree, rooted at repo.Path: a link under Path may lead anywhere
+	// inside the repository, as in the CLI's CommitFS.
+	f := &treeFS{mu: new(sync.Mutex), store: st, root: tree, mtime: co.Committer.When,
+		packs: &e.packs, gen: e.packs.gen, path: e.path, rootHash: tree.Hash}
+	if err := f.setBase(repo.Path); err != nil {
+		return nil, newError("checkout "+commit, repo.URL, "", ReasonConfig, err)
 	}
-	return &treeFS{mu: new(sync.Mutex), store: st, root: tree, mtime: co.Committer.When,
-		packs: &e.packs, gen: e.packs.gen, path: e.path, rootHash: tree.Hash}, nil
+	return f, nil
 }

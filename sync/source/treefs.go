@@ -23,6 +23,8 @@ import (
 
 // treeFS is a read-only fs.FS over a Git tree, read straight from the object store: no work
 // tree is checked out, so many revisions of one repository can be rendered side by side.
+// Symbolic links are followed while they stay inside the repository (see links.go): a link
+// that resolves to a file is a file, one that resolves to a directory a directory.
 //
 // go-git's object storage is not safe for concurrent use, so every read holds mu. Each
 // treeFS has its own storage handle (see Cache.Checkout), so renders never wait for fetches;
@@ -30,16 +32,58 @@ import (
 type treeFS struct {
 	mu    *sync.Mutex
 	store storer.EncodedObjectStorer
-	root  *object.Tree
-	mtime time.Time // the commit's committer time, for every entry
+	root  *object.Tree // the commit's whole tree: links may lead anywhere inside it
+	base  string       // the repository path the FS is rooted at, free of links; "" for the root
+	mtime time.Time    // the commit's committer time, for every entry
+	// trees caches the directories decoded so far and names indexes their entries, both by
+	// tree hash: every path is walked from the root, so each is read once per FS, not once
+	// per path. (Tree.FindEntry would index too, but it refuses names such as ".git" that a
+	// crafted tree may hold and ReadDir lists.)
+	trees map[plumbing.Hash]*object.Tree
+	names map[plumbing.Hash]map[string]int
 
 	// When the cache compacts its packfiles, store's pack indexes name deleted files: reads
 	// hold packs shared and, once its generation moved past gen, first reopen the
-	// repository at path and find the tree rootHash again.
+	// repository at path and find the tree rootHash again. packs is nil for a CommitFS.
 	packs    *packs
 	gen      uint64
 	path     string
 	rootHash plumbing.Hash
+}
+
+// CommitFS returns the files of commit, read from store, as a read-only fs.FS rooted at dir (a
+// slash-separated path in the commit's tree; "" or "." for all of it). It reads a revision the
+// way the server's Cache.Checkout does, for `flyt render --revision`: a symbolic link is
+// followed only while it stays inside the repository; reading a file whose link leads out of it
+// fails with render.ErrOutsideRepository, one whose links loop with render.ErrLinkLoop. Each
+// entry's time is the commit's committer time. The FS is safe for concurrent use.
+func CommitFS(store storer.EncodedObjectStorer, commit *object.Commit, dir string) (fs.FS, error) {
+	tree, err := commit.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("read tree of %s: %w", commit.Hash, err)
+	}
+	f := &treeFS{mu: new(sync.Mutex), store: store, root: tree, mtime: commit.Committer.When, rootHash: tree.Hash}
+	if err := f.setBase(dir); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// setBase roots f at dir, following links on its way.
+func (f *treeFS) setBase(dir string) error {
+	dir = strings.Trim(path.Clean("/"+dir), "/")
+	if dir == "" {
+		return nil
+	}
+	r, err := resolve[gitNode](f, "", dir, true)
+	if err == nil && r.kind != nodeDir {
+		err = fmt.Errorf("%s is a file: %w", dir, fs.ErrNotExist)
+	}
+	if err != nil {
+		return fmt.Errorf("path %q is not a directory at this commit: %w", dir, err)
+	}
+	f.base = r.path
+	return nil
 }
 
 // packs guards a cached repository's packfiles against compaction (Cache.compact) while an FS
@@ -58,6 +102,9 @@ func readStore(path string) *filesystem.Storage {
 // hold takes f.packs shared for one read, first opening a new storage handle if the packs
 // were compacted since the last read. The caller holds f.mu and calls release when done.
 func (f *treeFS) hold(op, name string) (release func(), err error) {
+	if f.packs == nil {
+		return func() {}, nil
+	}
 	f.packs.mu.RLock()
 	if f.packs.gen != f.gen {
 		st := readStore(f.path)
@@ -78,28 +125,73 @@ var (
 	_ fs.StatFS     = (*treeFS)(nil)
 )
 
-// lookup finds name in the tree: a subtree for a directory, or an entry for anything else.
-// Submodules (gitlinks) are not part of the tree as seen here: they point at other
-// repositories flyt does not fetch.
-func (f *treeFS) lookup(op, name string) (*object.Tree, *object.TreeEntry, error) {
-	if !fs.ValidPath(name) {
-		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
-	}
-	if name == "." {
-		return f.root, nil, nil
-	}
-	entry, err := f.root.FindEntry(name)
-	if err != nil || entry.Mode == filemode.Submodule {
-		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
-	}
-	if entry.Mode == filemode.Dir {
-		t, err := f.root.Tree(name)
-		if err != nil {
-			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("read tree: %w", err)}
+// gitNode is a file or directory of a Git tree: its entry (nil for the root), and for a
+// directory its tree.
+type gitNode struct {
+	entry *object.TreeEntry
+	tree  *object.Tree
+}
+
+func (f *treeFS) rootNode() gitNode { return gitNode{tree: f.root} }
+
+// child looks name up in directory d. Submodules (gitlinks) are not part of the tree as seen
+// here: they point at other repositories flyt does not fetch.
+func (f *treeFS) child(d gitNode, _, name string) (nodeKind, gitNode, string, error) {
+	idx := f.names[d.tree.Hash]
+	if idx == nil {
+		idx = make(map[string]int, len(d.tree.Entries))
+		for i, e := range d.tree.Entries {
+			idx[e.Name] = i
 		}
-		return t, entry, nil
+		if f.names == nil {
+			f.names = map[plumbing.Hash]map[string]int{}
+		}
+		f.names[d.tree.Hash] = idx
 	}
-	return nil, entry, nil
+	i, ok := idx[name]
+	if !ok {
+		return nodeMissing, gitNode{}, "", nil
+	}
+	e := &d.tree.Entries[i]
+	switch e.Mode {
+	case filemode.Dir:
+		t := f.trees[e.Hash]
+		if t == nil {
+			var err error
+			if t, err = object.GetTree(f.store, e.Hash); err != nil {
+				return 0, gitNode{}, "", fmt.Errorf("read tree %s: %w", e.Hash, err)
+			}
+			if f.trees == nil {
+				f.trees = map[plumbing.Hash]*object.Tree{}
+			}
+			f.trees[e.Hash] = t
+		}
+		return nodeDir, gitNode{entry: e, tree: t}, "", nil
+	case filemode.Symlink:
+		target, err := f.readBlob(e, maxLinkTarget+1)
+		if err != nil {
+			return 0, gitNode{}, "", err
+		}
+		if len(target) > maxLinkTarget {
+			return nodeMissing, gitNode{}, "", nil
+		}
+		return nodeLink, gitNode{entry: e}, string(target), nil
+	case filemode.Regular, filemode.Executable, filemode.Deprecated:
+		return nodeFile, gitNode{entry: e}, "", nil
+	}
+	return nodeMissing, gitNode{}, "", nil
+}
+
+// find resolves name, a path in the FS, following every link.
+func (f *treeFS) find(op, name string) (resolved[gitNode], error) {
+	if !fs.ValidPath(name) {
+		return resolved[gitNode]{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	r, err := resolve[gitNode](f, f.base, path.Join(f.base, name), true)
+	if err != nil {
+		return r, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return r, nil
 }
 
 // Open opens a file or directory.
@@ -111,22 +203,22 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	defer release()
-	tree, entry, err := f.lookup("open", name)
+	r, err := f.find("open", name)
 	if err != nil {
 		return nil, err
 	}
-	if tree != nil {
-		entries, err := f.dirEntries(tree)
+	if r.kind == nodeDir {
+		entries, err := f.dirEntries(r)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
 		return &treeDir{info: f.dirInfo(path.Base(name)), entries: entries}, nil
 	}
-	data, err := f.blob(entry)
+	data, err := f.readBlob(r.node.entry, -1)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return &treeFile{info: f.fileInfo(entry, int64(len(data))), Reader: bytes.NewReader(data)}, nil
+	return &treeFile{info: f.fileInfo(path.Base(name), r.node.entry, int64(len(data))), Reader: bytes.NewReader(data)}, nil
 }
 
 // ReadFile reads a whole file.
@@ -138,14 +230,14 @@ func (f *treeFS) ReadFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer release()
-	tree, entry, err := f.lookup("read", name)
+	r, err := f.find("read", name)
 	if err != nil {
 		return nil, err
 	}
-	if tree != nil {
+	if r.kind == nodeDir {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is a directory")}
 	}
-	data, err := f.blob(entry)
+	data, err := f.readBlob(r.node.entry, -1)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
@@ -161,14 +253,14 @@ func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	defer release()
-	tree, _, err := f.lookup("readdir", name)
+	r, err := f.find("readdir", name)
 	if err != nil {
 		return nil, err
 	}
-	if tree == nil {
+	if r.kind != nodeDir {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
 	}
-	entries, err := f.dirEntries(tree)
+	entries, err := f.dirEntries(r)
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 	}
@@ -184,21 +276,22 @@ func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
 		return nil, err
 	}
 	defer release()
-	tree, entry, err := f.lookup("stat", name)
+	r, err := f.find("stat", name)
 	if err != nil {
 		return nil, err
 	}
-	if tree != nil {
+	if r.kind == nodeDir {
 		return f.dirInfo(path.Base(name)), nil
 	}
-	size, err := f.blobSize(entry)
+	size, err := f.blobSize(r.node.entry)
 	if err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
 	}
-	return f.fileInfo(entry, size), nil
+	return f.fileInfo(path.Base(name), r.node.entry, size), nil
 }
 
-func (f *treeFS) blob(entry *object.TreeEntry) ([]byte, error) {
+// readBlob reads entry's blob, at most limit bytes when limit >= 0.
+func (f *treeFS) readBlob(entry *object.TreeEntry, limit int64) ([]byte, error) {
 	b, err := object.GetBlob(f.store, entry.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", entry.Hash, err)
@@ -208,7 +301,11 @@ func (f *treeFS) blob(entry *object.TreeEntry) ([]byte, error) {
 		return nil, fmt.Errorf("open blob %s: %w", entry.Hash, err)
 	}
 	defer r.Close()
-	data, err := io.ReadAll(r)
+	var rd io.Reader = r
+	if limit >= 0 {
+		rd = io.LimitReader(r, limit)
+	}
+	data, err := io.ReadAll(rd)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", entry.Hash, err)
 	}
@@ -223,7 +320,9 @@ func (f *treeFS) blobSize(entry *object.TreeEntry) (int64, error) {
 	return b.Size, nil
 }
 
-func (f *treeFS) dirEntries(tree *object.Tree) ([]fs.DirEntry, error) {
+// dirEntries lists the directory r, with its links resolved (see entryOfLink).
+func (f *treeFS) dirEntries(r resolved[gitNode]) ([]fs.DirEntry, error) {
+	tree := r.node.tree
 	out := make([]fs.DirEntry, 0, len(tree.Entries))
 	for i := range tree.Entries {
 		e := &tree.Entries[i]
@@ -232,12 +331,29 @@ func (f *treeFS) dirEntries(tree *object.Tree) ([]fs.DirEntry, error) {
 			continue
 		case filemode.Dir:
 			out = append(out, fs.FileInfoToDirEntry(f.dirInfo(e.Name)))
+		case filemode.Symlink:
+			t, err := resolve[gitNode](f, f.base, path.Join(r.path, e.Name), true)
+			size := int64(0)
+			if err == nil && t.kind == nodeFile {
+				if size, err = f.blobSize(t.node.entry); err != nil {
+					return nil, err
+				}
+			}
+			info, err := entryOfLink(e.Name, t.kind, r.links > 0, err)
+			if err != nil {
+				return nil, err
+			}
+			info.size, info.mtime = size, f.mtime
+			if t.kind == nodeFile {
+				info.mode = f.fileInfo(e.Name, t.node.entry, 0).mode
+			}
+			out = append(out, fs.FileInfoToDirEntry(info))
 		default:
 			size, err := f.blobSize(e)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, fs.FileInfoToDirEntry(f.fileInfo(e, size)))
+			out = append(out, fs.FileInfoToDirEntry(f.fileInfo(e.Name, e, size)))
 		}
 	}
 	// Git orders a directory "a" as "a/", so "a.txt" sorts before it; io/fs wants plain names.
@@ -245,20 +361,40 @@ func (f *treeFS) dirEntries(tree *object.Tree) ([]fs.DirEntry, error) {
 	return out, nil
 }
 
+// entryOfLink is how a directory listing shows a symbolic link, given what resolving it gave
+// (kind, err): a link to a file as a file, so that the .nais/ discovery reads it by content;
+// a link to a directory as a directory, except in a directory itself reached through a link
+// (inLinkedDir), where it stays a link, so that a walk expands at most one level of linked
+// directories and a few links cannot make a repository look exponentially large. A link that
+// leads out of the repository or loops shows as an empty file: whoever reads it learns why
+// (render reports it). A dangling one stays a link, as in a Git checkout.
+func entryOfLink(name string, kind nodeKind, inLinkedDir bool, err error) (fileInfo, error) {
+	var le *linkError
+	switch {
+	case errors.As(err, &le):
+		return fileInfo{name: name, mode: 0o444}, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fileInfo{name: name, mode: fs.ModeSymlink | 0o444}, nil
+	case err != nil:
+		return fileInfo{}, err
+	case kind == nodeDir && inLinkedDir:
+		return fileInfo{name: name, mode: fs.ModeSymlink | 0o444}, nil
+	case kind == nodeDir:
+		return fileInfo{name: name, mode: fs.ModeDir | 0o555}, nil
+	}
+	return fileInfo{name: name, mode: 0o444}, nil
+}
+
 func (f *treeFS) dirInfo(name string) fileInfo {
 	return fileInfo{name: name, mode: fs.ModeDir | 0o555, mtime: f.mtime}
 }
 
-func (f *treeFS) fileInfo(e *object.TreeEntry, size int64) fileInfo {
+func (f *treeFS) fileInfo(name string, e *object.TreeEntry, size int64) fileInfo {
 	mode := fs.FileMode(0o444)
-	switch e.Mode {
-	case filemode.Executable:
+	if e.Mode == filemode.Executable {
 		mode = 0o555
-	case filemode.Symlink:
-		// The content is the link's target; flyt does not follow links.
-		mode = fs.ModeSymlink | 0o444
 	}
-	return fileInfo{name: e.Name, size: size, mode: mode, mtime: f.mtime}
+	return fileInfo{name: name, size: size, mode: mode, mtime: f.mtime}
 }
 
 // fileInfo describes a tree entry.
