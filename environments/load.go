@@ -247,6 +247,9 @@ func (v *validator) server() {
 	if s.Workers < 0 {
 		v.errorf("server.workers", "must be positive; leave it out for %d", DefaultWorkers)
 	}
+	if s.TeamWorkers < 0 {
+		v.errorf("server.teamWorkers", "must be positive; leave it out for a quarter of the workers")
+	}
 	// The DSN may hold a password: no message here quotes it, the line points at it.
 	if s.HistoryDSN != "" {
 		scheme, rest, _ := strings.Cut(s.HistoryDSN, "://")

@@ -27,6 +27,7 @@ func TestLoadEveryField(t *testing.T) {
 			ExternalURL:        "https://flyt.example.test",
 			PollInterval:       Duration{30 * time.Second},
 			Workers:            8,
+			TeamWorkers:        3,
 			WebhookSecretFiles: []string{"testdata/secrets/webhook-1", "/etc/flyt/webhook-2"},
 			AllowMassPrune:     true,
 			Retention:          Retention{Days: 400, ExportDir: "testdata/history/export"},

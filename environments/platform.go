@@ -57,6 +57,10 @@ type Server struct {
 	// not CPU, so more workers than cores pay off (bench: 16 workers deployed 200
 	// app-environments in 65 s where 4 took 116 s).
 	Workers int `json:"workers,omitempty"`
+	// TeamWorkers is how many of the workers one team's deploys may hold at once, so that one
+	// team's slow Git server or stuck deploys leave workers for every other team. Default
+	// max(1, workers/4).
+	TeamWorkers int `json:"teamWorkers,omitempty"`
 	// WebhookSecretFiles hold platform-wide GitHub webhook secrets, one per file. Several may be
 	// valid at once so that secrets can be rotated.
 	WebhookSecretFiles []string `json:"webhookSecretFiles,omitempty"`

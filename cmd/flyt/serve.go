@@ -58,7 +58,7 @@ replica. A leader that loses its Lease exits, so that its restart follows the ne
 	f.StringVar(&opts.Listen, "listen", "", "listen address (overrides server.listen)")
 	f.StringVar(&opts.HistoryDSN, "history", "", "history store DSN (overrides server.historyDSN)")
 	f.IntVar(&opts.Workers, "workers", 0, "deploys running at once (overrides server.workers)")
-	f.IntVar(&opts.TeamWorkers, "team-workers", 0, "workers one team's deploys may hold at once (default max(1, workers/4))")
+	f.IntVar(&opts.TeamWorkers, "team-workers", 0, "workers one team's deploys may hold at once (overrides server.teamWorkers; default max(1, workers/4))")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight deploys may finish at shutdown")
 	f.BoolVar(&opts.Pprof, "pprof", false, "serve Go runtime profiles under /debug/pprof/ on the listener (only where it is private)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

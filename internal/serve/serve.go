@@ -5,6 +5,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,8 +45,9 @@ type Options struct {
 	HistoryDSN string
 	// Workers overrides server.workers.
 	Workers int
-	// TeamWorkers is how many of the workers one team's deploys may hold at once, so one team's
-	// slow Git server or huge repository cannot take them all. Default max(1, workers/4).
+	// TeamWorkers overrides server.teamWorkers: how many of the workers one team's deploys may
+	// hold at once, so one team's slow Git server or huge repository cannot take them all.
+	// Default max(1, workers/4).
 	TeamWorkers int
 	// Log receives JSON logs. Default: slog JSON on stderr.
 	Log *slog.Logger
@@ -182,7 +184,7 @@ func Run(ctx context.Context, opts Options) error {
 		Cluster:     s.cluster,
 		TeamCluster: s.teamCluster,
 		Workers:     workers,
-		TeamWorkers: opts.TeamWorkers,
+		TeamWorkers: cmp.Or(opts.TeamWorkers, p.Server.TeamWorkers),
 		Metrics:     syncMetrics,
 		Log:         logr.FromSlogHandler(log.Handler()),
 		OnDeploy:    func(d history.Deploy) { reporter.Report(deployEvent(d, s.watcher.Current())) },
