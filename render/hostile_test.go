@@ -4,33 +4,77 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/hostiletest"
 )
 
-// hostileCase is a team repository built to hurt the platform, and what flyt must say about it.
-type hostileCase struct {
-	name   string
-	files  fstest.MapFS
-	limits environments.Limits
-	// want is part of the error; file is the file it must name.
-	want, file string
-	// limit says the error must wrap ErrLimit.
-	limit bool
-}
+// hostileLimits are the limits hostiletest.Limits sets in the platform config its cases are
+// written for.
+var hostileLimits = environments.Limits{RepoFiles: 300, RepoSize: 2 << 20, Objects: 50, ObjectSize: 256 << 10}
 
-func configMapApp(data string) string {
-	return minimalApp + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n" + data
-}
-
-func hostileCases() []hostileCase {
-	laughs := "a0: &a0 lol\n"
-	for i := 1; i <= 9; i++ {
-		laughs += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+// TestHostileRepositories: every input built to crash, starve or exhaust the process ends as
+// an error naming the file (and the limit, with the setting that raises it), and the memory it
+// costs stays small: the bytes allocated while loading and rendering it bound the extra heap it
+// can hold at its peak. The inputs are hostiletest's, which internal/serve and cmd/flyt also
+// run through a real flyt serve and the CLI; the cases that need Git (links, a .git folder)
+// are tested there and in sync/source.
+func TestHostileRepositories(t *testing.T) {
+	env := Environment{Name: "dev", Team: "team-a", Namespace: "team-a", RawKinds: []string{"ConfigMap"}}
+	for _, tc := range hostiletest.Cases() {
+		if len(tc.Symlinks) > 0 || tc.GitFolder {
+			continue
+		}
+		t.Run(tc.Name, func(t *testing.T) {
+			files := fstest.MapFS{".nais/app.yaml": {Data: []byte(hostiletest.App(tc.Slug))}}
+			var input int
+			for p, data := range tc.Files {
+				files[p] = &fstest.MapFile{Data: []byte(data)}
+				input += len(data)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			err := loadAndRender(files, hostileLimits, &env)
+			runtime.ReadMemStats(&after)
+			allocated := after.TotalAlloc - before.TotalAlloc
+			t.Logf("allocated %.1f MiB: %.200v", float64(allocated)/(1<<20), err)
+			if err == nil {
+				t.Fatal("rendered without an error")
+			}
+			if !strings.Contains(err.Error(), tc.Want) {
+				t.Errorf("error %q does not say %q", err, tc.Want)
+			}
+			if tc.File != "" && !strings.Contains(err.Error(), tc.File+":") {
+				t.Errorf("error %q does not name %s", err, tc.File)
+			}
+			if !IsSpecError(err) {
+				t.Errorf("error %q is not a spec error: the deploy would be retried instead of recorded as a failure", err)
+			}
+			// A message that names a limits.* setting is a limit hit, and the other way round.
+			if errors.Is(err, ErrLimit) != strings.Contains(err.Error(), "limits.") {
+				t.Errorf("error %q: wraps ErrLimit %v, names a limits.* setting %v", err, errors.Is(err, ErrLimit), strings.Contains(err.Error(), "limits."))
+			}
+			if errors.Is(err, ErrPanic) {
+				t.Errorf("the input made flyt panic: %v", err)
+			}
+			// Beyond the input itself, a render may not cost more than a small share of the
+			// 1 GiB flyt runs in.
+			if extra := int64(allocated) - int64(input); extra > 64<<20 {
+				t.Errorf("allocated %d MiB beyond the input's %d MiB; want at most 64 MiB", extra>>20, input>>20)
+			}
+		})
 	}
+}
+
+// TestDefaultLimits: the inputs hostiletest shrinks to its lowered limits are refused at the
+// defaults too.
+func TestDefaultLimits(t *testing.T) {
+	env := Environment{Name: "dev", Team: "team-a", Namespace: "team-a", RawKinds: []string{"ConfigMap"}}
 	many := fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}}
 	for i := range 2100 {
 		many[fmt.Sprintf(".nais/vars/x%04d.yaml", i)] = &fstest.MapFile{Data: []byte("a: 1\n")}
@@ -38,112 +82,36 @@ func hostileCases() []hostileCase {
 	var cms strings.Builder
 	cms.WriteString(minimalApp)
 	for i := range 501 {
-		fmt.Fprintf(&cms, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c%d\n", i)
+		cms.WriteString("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c" + itoa(i) + "\n")
 	}
-	wide := fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}}
-	for i := range 6 {
-		var b strings.Builder
-		fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-%d\ndata:\n", i)
-		for k := range 25_000 {
-			fmt.Fprintf(&b, "  k%d: v\n", k)
-		}
-		wide[fmt.Sprintf(".nais/cm%d.yaml", i)] = &fstest.MapFile{Data: []byte(b.String())}
+	tests := []struct {
+		name  string
+		files fstest.MapFS
+		want  string
+	}{
+		{"many files", many, "more than 2000 files"},
+		{"many objects", fstest.MapFS{".nais/nais.yaml": {Data: []byte(cms.String())}}, "renders to more than 500 objects"},
+		{"object over 1Mi", fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  x: {{big}}{{big}}\n")},
+			".nais/vars-dev.yaml": {Data: []byte("big: " + strings.Repeat("y", 600<<10) + "\n")}}, "ConfigMap c is 1.2Mi encoded"},
+		{"repository over 8Mi", func() fstest.MapFS {
+			f := fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}}
+			for i := range 9 {
+				f[".nais/vars-"+itoa(i)+".yaml"] = &fstest.MapFile{Data: []byte("a: " + strings.Repeat("b", 1000<<10) + "\n")}
+			}
+			return f
+		}(), "past 8Mi read in all"},
 	}
-	return []hostileCase{
-		{name: "many documents, each within the limit", files: wide, want: "the app's files hold more than 250000 YAML values in all", file: ".nais/cm4.yaml", limit: true},
-		{name: "self-referencing alias", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data: &a {b: *a}\n"))}},
-			want: "alias *a refers to a map or list that contains it", file: ".nais/nais.yaml"},
-		{name: "billion laughs in a vars file", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}, ".nais/vars-dev.yaml": {Data: []byte(laughs)}},
-			want: "with its aliases expanded, this holds more than 250000 values", file: ".nais/vars-dev.yaml", limit: true},
-		{name: "billion laughs in a manifest", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n  x: y\n") + "---\n" + laughs)}},
-			want: "more than 250000 values", file: ".nais/nais.yaml", limit: true},
-		{name: "each with an argument too many", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp + "x: \"{{#each 0 A}}{{/each}}\"\n")}, ".nais/vars-dev.yaml": {Data: []byte("0: x\n")}},
-			want: "each takes 1 argument, not 2", file: ".nais/nais.yaml"},
-		{name: "100000 nested ifs", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp + "x: " + strings.Repeat("{{#if a}}", 100_000) + strings.Repeat("{{/if}}", 100_000) + "\n")}},
-			limits: environments.Limits{FileSize: 4 << 20}, want: "templates nest deeper than 32 blocks", file: ".nais/nais.yaml", limit: true},
-		{name: "nested subexpressions", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp + "x: {{lookup " + strings.Repeat("(lookup ", 50) + "a" + strings.Repeat(" b)", 50) + " c}}\n")}},
-			want: "templates nest deeper than 32", file: ".nais/nais.yaml", limit: true},
-		{name: "50 MB manifest", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n  x: " + strings.Repeat("y", 50<<20) + "\n"))}},
-			want: "more than the 1Mi flyt reads from one file", file: ".nais/nais.yaml", limit: true},
-		{name: "huge vars file", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}, ".nais/vars-dev.yaml": {Data: []byte(strings.Repeat("k: v\n", 1<<19))}},
-			want: "more than the 1Mi flyt reads from one file", file: ".nais/vars-dev.yaml", limit: true},
-		{name: "each inside each", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n  x: \"{{#each l}}{{#each l}}{{#each l}}0123456789{{/each}}{{/each}}{{/each}}\"\n"))},
-			".nais/vars-dev.yaml": {Data: []byte("l: [" + strings.TrimSuffix(strings.Repeat("1,", 500), ",") + "]\n")}},
-			want: "the app's files expand to more than 4Mi in all", file: ".nais/nais.yaml", limit: true},
-		{name: "loops that write nothing", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n  x: \"{{#each l}}{{#each l}}{{#each l}}{{/each}}{{/each}}{{/each}}\"\n"))},
-			".nais/vars-dev.yaml": {Data: []byte("l: [" + strings.TrimSuffix(strings.Repeat("1,", 5000), ",") + "]\n")}},
-			want: "the app's files expand to more than 4Mi in all", file: ".nais/nais.yaml", limit: true},
-		{name: "deep JSON", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}, ".nais/vars-dev.json": {Data: []byte(`{"a": ` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "}")}},
-			want: "nest deeper than 100 levels", file: ".nais/vars-dev.json", limit: true},
-		{name: "deep block YAML", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n" + deepBlock(150)))}},
-			want: "nest deeper than 100 levels", file: ".nais/nais.yaml", limit: true},
-		{name: "many files", files: many, want: "more than 2000 files", limit: true},
-		{name: "many objects", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(cms.String())}}, want: "renders to more than 500 objects", file: ".nais/nais.yaml", limit: true},
-		{name: "object over the size limit", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(configMapApp("data:\n  x: " + strings.Repeat("y", 1100<<10) + "\n"))}},
-			limits: environments.Limits{FileSize: 4 << 20}, want: "ConfigMap c is 1.1Mi encoded, more than the 1Mi flyt sends to a cluster (the API server takes at most 3Mi per request", file: ".nais/nais.yaml", limit: true},
-		{name: "repository over its size", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}, ".nais/vars-dev.yaml": {Data: []byte("a: " + strings.Repeat("b", 900<<10) + "\n")}, ".nais/vars.yaml": {Data: []byte("c: " + strings.Repeat("d", 900<<10) + "\n")}},
-			limits: environments.Limits{RepoSize: 1 << 20}, want: "past 1Mi read in all", limit: true},
-		{name: "binary file", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp)}, ".nais/vars-dev.yaml": {Data: []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0xff, 0xfe}}},
-			want: "broken YAML", file: ".nais/vars-dev.yaml"},
-		{name: "invalid UTF-8", files: fstest.MapFS{".nais/nais.yaml": {Data: []byte(minimalApp + "  env:\n    - name: A\n      value: \"\xc3\x28\"\n")}},
-			want: "broken YAML", file: ".nais/nais.yaml"},
-	}
-}
-
-func deepBlock(n int) string {
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "%sk%d:\n", strings.Repeat(" ", i+2), i)
-	}
-	fmt.Fprintf(&b, "%sx: y\n", strings.Repeat(" ", n+2))
-	return b.String()
-}
-
-// TestHostileRepositories: every input built to crash, starve or exhaust the process ends as
-// an error naming the file (and the limit, with the setting that raises it), and the memory it
-// costs stays small: the bytes allocated while loading and rendering it bound the extra heap it
-// can hold at its peak.
-func TestHostileRepositories(t *testing.T) {
-	env := Environment{Name: "dev", Team: "team-a", Namespace: "team-a", RawKinds: []string{"ConfigMap"}}
-	for _, tc := range hostileCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			err := loadAndRender(tc.files, tc.limits, &env)
-			runtime.ReadMemStats(&after)
-			allocated := after.TotalAlloc - before.TotalAlloc
-			t.Logf("allocated %.1f MiB: %.200v", float64(allocated)/(1<<20), err)
-			if err == nil {
-				t.Fatal("rendered without an error")
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
-			}
-			if tc.file != "" && !strings.Contains(err.Error(), tc.file+":") {
-				t.Errorf("error %q does not name %s", err, tc.file)
-			}
-			if !IsSpecError(err) {
-				t.Errorf("error %q is not a spec error: the deploy would be retried instead of recorded as a failure", err)
-			}
-			if tc.limit && (!errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "limits.")) {
-				t.Errorf("error %q does not wrap ErrLimit or name the limits.* setting", err)
-			}
-			if errors.Is(err, ErrPanic) {
-				t.Errorf("the input made flyt panic: %v", err)
-			}
-			// The inputs themselves are up to 50 MiB; beyond them, a render may not cost more
-			// than a small share of the 1 GiB flyt runs in.
-			var input int
-			for _, f := range tc.files {
-				input += len(f.Data)
-			}
-			if extra := int64(allocated) - int64(input); extra > 64<<20 {
-				t.Errorf("allocated %d MiB beyond the input's %d MiB; want at most 64 MiB", extra>>20, input>>20)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := loadAndRender(tt.files, environments.Limits{}, &env)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrLimit) {
+				t.Errorf("got %.300v, want a limit error saying %q", err, tt.want)
 			}
 		})
 	}
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func loadAndRender(files fstest.MapFS, lim environments.Limits, env *Environment) error {
 	repo, err := LoadRepo(files, ".", LoadOptions{Environments: []string{"dev"}, Limits: lim})
@@ -180,7 +148,7 @@ func TestPanicBecomesError(t *testing.T) {
 }
 
 // TestLimitsLeaveRealRepositoriesAlone: the defaults are far from what a real repository
-// needs, so each limit can be lowered a lot before the example repositories notice.
+// needs, so each limit can be lowered a lot before a typical app notices.
 func TestLimitsLeaveRealRepositoriesAlone(t *testing.T) {
 	env := Environment{Name: "dev", Cluster: "dev", Team: "team-a", Namespace: "team-a",
 		Ingresses: ingressDomains("intern.dev.example.no"), Integrations: []string{"azure"},

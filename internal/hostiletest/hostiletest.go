@@ -108,7 +108,17 @@ func Cases() []Case {
 	}
 	list := func(n int) string { return "l: [" + strings.TrimSuffix(strings.Repeat("1,", n), ",") + "]\n" }
 	const cm = ".nais/config.yaml"
+	wide := map[string]string{}
+	for i := range 6 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wide-%d\ndata:\n", i)
+		for k := range 25_000 {
+			fmt.Fprintf(&b, "  k%d: v\n", k)
+		}
+		wide[fmt.Sprintf(".nais/cm%d.yaml", i)] = b.String()
+	}
 	cases := []Case{
+		{Name: "many documents each within the limit", Files: wide, File: ".nais/cm4.yaml", Want: "the app's files hold more than 250000 YAML values in all"},
 		{Name: "self-referencing alias", Files: map[string]string{cm: configMap("data: &a {b: *a}\n")},
 			File: cm, Want: "alias *a refers to a map or list that contains it"},
 		{Name: "billion laughs in a vars file", Files: map[string]string{".nais/vars-dev.yaml": laughs()},

@@ -34,8 +34,8 @@ var DefaultLimits = Limits{Values: DefaultValues, Depth: DefaultDepth}
 var ErrLimit = errors.New("limit exceeded")
 
 // Check reports, as an *Error with the position to look at, a document whose expansion holds
-// more than lim.Values values or nests deeper than lim.Depth, or an alias that refers to a
-// node containing it (which would expand forever). It visits every node once, whatever the
+// more than lim.Values values or nests deeper than lim.Depth (wrapping ErrLimit), or an alias
+// that refers to a node containing it (which would expand forever). It visits every node once, whatever the
 // aliases, so it costs no more than the parse itself did. A zero limit is not checked.
 func Check(file string, root *yaml.Node, lim Limits) error {
 	c := &limitChecker{file: file, lim: lim}
@@ -77,6 +77,13 @@ func (c *limitChecker) fail(n *yaml.Node, msg string, args ...any) {
 	}
 }
 
+// cycle reports an alias that refers to a node containing it: a broken document, not a limit.
+func (c *limitChecker) cycle(n *yaml.Node) {
+	if c.err == nil {
+		c.err = &Error{File: c.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("the alias *%s refers to a map or list that contains it, which would never end; replace the alias with the values it should stand for", n.Value)}
+	}
+}
+
 // plain counts the values below n (n included) in a document without aliases, reporting one
 // nested too deeply; aliased says it met an alias and stopped, the count then meaning nothing.
 func (c *limitChecker) plain(n *yaml.Node, depth int) (values int64, aliased bool) {
@@ -114,7 +121,7 @@ func (c *limitChecker) walk(n *yaml.Node, depth int) expansion {
 			return expansion{values: 1, height: 1}
 		}
 		if c.active[target] {
-			c.fail(n, "the alias *%s refers to a map or list that contains it, which would never end; replace the alias with the values it should stand for", n.Value)
+			c.cycle(n)
 			return expansion{}
 		}
 		x, ok := c.memo[target]
