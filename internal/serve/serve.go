@@ -189,7 +189,7 @@ func Run(ctx context.Context, opts Options) error {
 		Log:         logr.FromSlogHandler(log.Handler()),
 		OnDeploy:    func(d history.Deploy) { reporter.Report(deployEvent(d, s.watcher.Current())) },
 	})
-	s.poller = source.NewPoller(s.cache, s.repositories, source.PollerOptions{Interval: p.Server.PollInterval.Duration, Metrics: gitMetrics},
+	s.poller = source.NewPoller(s.cache, s.repositories, source.PollerOptions{Interval: p.Server.PollInterval.Duration, Metrics: gitMetrics, Team: s.teamOf},
 		s.ctrl.RepositoryChanged,
 		func(repo environments.Repository, err error) {
 			log.Warn("repository sync failed", "repository", redact.URL(repo.URL), "error", err)
@@ -447,6 +447,14 @@ func (s *server) repositories() []environments.Repository {
 		out = append(out, t.Repositories...)
 	}
 	return out
+}
+
+// teamOf names the team that owns repo, for the poller's share of sync slots per team.
+func (s *server) teamOf(repo environments.Repository) string {
+	if t, _ := s.watcher.Current().TeamForRepository(repo.URL); t != nil {
+		return t.Name
+	}
+	return ""
 }
 
 // refresh is the webhook receiver's enqueue. On the leader (or a single replica) it never

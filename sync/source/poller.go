@@ -35,6 +35,13 @@ type PollerOptions struct {
 	// Concurrency bounds how many repositories sync at once, so a thousand repositories do
 	// not open a thousand connections to one Git host. Default 4.
 	Concurrency int
+	// Team, when set, says which team owns a repository; one team's syncs then hold at most
+	// TeamConcurrency of the Concurrency slots, so that a team whose Git server hangs (every
+	// sync waits up to Timeout) leaves slots for every other team's pushes.
+	Team func(environments.Repository) string
+	// TeamConcurrency is how many slots one team's syncs may hold. Default max(1,
+	// Concurrency/2).
+	TeamConcurrency int
 	// MinBackoff and MaxBackoff bound the wait after a failed sync: it doubles with each
 	// consecutive failure of a repository, from MinBackoff (default 5s) to MaxBackoff (default
 	// 5m), so a broken repository neither hammers its server nor waits for ever.
@@ -62,6 +69,9 @@ func (o PollerOptions) withDefaults() PollerOptions {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
+	}
+	if o.TeamConcurrency <= 0 {
+		o.TeamConcurrency = max(1, o.Concurrency/2)
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 5 * time.Second
@@ -169,11 +179,13 @@ type pollState struct {
 	inFlight   bool
 	refresh    bool
 	lastCommit string
+	team       string // the owner, when PollerOptions.Team is set
 }
 
 // pollResult is what a finished sync reports back to Run.
 type pollResult struct {
 	repo   environments.Repository
+	team   string
 	due    time.Time
 	failed bool
 	commit string
@@ -186,6 +198,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	states := map[environments.Repository]*pollState{}
 	done := make(chan pollResult)
 	running := 0
+	teamRunning := map[string]int{} // syncs in flight by team, when PollerOptions.Team is set
 	var wg sync.WaitGroup
 	defer wg.Wait()
 
@@ -199,6 +212,9 @@ func (p *Poller) Run(ctx context.Context) error {
 			current[r] = true
 			if states[r] == nil {
 				states[r] = &pollState{repo: r, key: normalizeURL(r.URL), due: now}
+			}
+			if p.opts.Team != nil {
+				states[r].team = p.opts.Team(r)
 			}
 		}
 		for r := range states {
@@ -243,8 +259,12 @@ func (p *Poller) Run(ctx context.Context) error {
 			if running >= p.opts.Concurrency {
 				break
 			}
+			if p.opts.Team != nil && teamRunning[st.team] >= p.opts.TeamConcurrency {
+				continue // the team holds its share; another team's repository may go
+			}
 			st.inFlight, st.refresh = true, false
 			running++
+			teamRunning[st.team]++
 			wg.Add(1)
 			go p.poll(ctx, &wg, done, *st)
 		}
@@ -269,6 +289,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		case <-timer:
 		case res := <-done:
 			running--
+			if teamRunning[res.team]--; teamRunning[res.team] <= 0 {
+				delete(teamRunning, res.team)
+			}
 			st := states[res.repo]
 			if st == nil {
 				continue // removed from the config meanwhile
@@ -291,7 +314,7 @@ func (p *Poller) poll(ctx context.Context, wg *sync.WaitGroup, done chan<- pollR
 	cancel()
 	finished := p.opts.Now()
 
-	res := pollResult{repo: st.repo}
+	res := pollResult{repo: st.repo, team: st.team}
 	switch {
 	case ctx.Err() != nil:
 		// Shutting down: not a failure of the repository.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -449,5 +450,80 @@ func TestPollerRunWaitsForInFlightSyncs(t *testing.T) {
 	case err := <-errs:
 		t.Errorf("a sync cancelled by shutdown was reported as a failure: %v", err)
 	default:
+	}
+}
+
+// hangingSyncer is a real Cache whose syncs of the repositories of one Git server path prefix
+// hang until their context ends, as a team's unreachable or overloaded Git server does.
+type hangingSyncer struct {
+	*Cache
+	prefix string
+	hung   atomic.Int32 // syncs hanging now
+	most   atomic.Int32
+}
+
+func (s *hangingSyncer) Sync(ctx context.Context, repo environments.Repository) (Revision, bool, error) {
+	if !strings.Contains(repo.URL, s.prefix) {
+		return s.Cache.Sync(ctx, repo)
+	}
+	n := s.hung.Add(1)
+	defer s.hung.Add(-1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	<-ctx.Done()
+	return Revision{}, false, ctx.Err()
+}
+
+// TestPollerSharesSlotsBetweenTeams: a team whose four repositories hang holds at most its
+// share of the sync slots, and another team's repositories sync meanwhile.
+func TestPollerSharesSlotsBetweenTeams(t *testing.T) {
+	srv := gittest.NewServer(t)
+	var repos []environments.Repository
+	owner := map[string]string{}
+	for i := range 4 {
+		r := srv.NewRepo(fmt.Sprintf("hang/app-%d", i)) // sorts first: its syncs start first
+		r.Commit(t, map[string]string{"app.yaml": "x"}, "v1")
+		repos = append(repos, environments.Repository{URL: r.URL()})
+		owner[r.URL()] = "slow"
+	}
+	fast := map[string]string{}
+	for i := range 3 {
+		r := srv.NewRepo(fmt.Sprintf("team/app-%d", i))
+		fast[r.URL()] = r.Commit(t, map[string]string{"app.yaml": "y"}, "v1")
+		repos = append(repos, environments.Repository{URL: r.URL()})
+		owner[r.URL()] = "fast"
+	}
+	cache, _ := newTestCache(t)
+	s := &hangingSyncer{Cache: cache, prefix: "/hang/"}
+	changes := make(chan changeEvent, 100)
+	errs := make(chan error, 100)
+	p := NewPoller(s, func() []environments.Repository { return repos },
+		PollerOptions{Concurrency: 4, Timeout: time.Hour, Team: func(r environments.Repository) string { return owner[r.URL] }},
+		func(_ context.Context, repo environments.Repository, rev Revision) {
+			changes <- changeEvent{repo.URL, rev.Commit}
+		},
+		func(_ environments.Repository, err error) { errs <- err })
+	startPoller(t, p)
+
+	got := map[string]string{}
+	deadline := time.After(30 * time.Second) // without the share, the fast team never syncs
+	for len(got) < len(fast) {
+		select {
+		case ev := <-changes:
+			got[ev.url] = ev.commit
+		case err := <-errs:
+			t.Fatalf("unexpected sync error: %v", err)
+		case <-deadline:
+			t.Fatalf("the fast team's repositories did not sync while the slow team's hang (%d hanging; synced: %v)", s.hung.Load(), got)
+		}
+	}
+	if diff := cmp.Diff(fast, got); diff != "" {
+		t.Errorf("the fast team's heads (-want +got):\n%s", diff)
+	}
+	if n := s.hung.Load(); n != 2 {
+		t.Errorf("%d of the slow team's syncs hang, want 2 (its share of 4 slots)", n)
+	}
+	if n := s.most.Load(); n > 2 {
+		t.Errorf("the slow team held %d slots at once, want at most 2", n)
 	}
 }
