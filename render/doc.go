@@ -20,6 +20,16 @@
 // message saying how to fix it), collected into [Errors] so that every problem shows at once.
 // [IsSpecError] tells them from I/O failures: a spec error is never worth a retry.
 //
+// # Hostile input
+//
+// A team's repository is hostile input on a shared platform, so everything LoadRepo reads and
+// Render builds is bounded by [LoadOptions].Limits (the platform config's limits: file and
+// repository size, YAML values and nesting with aliases expanded, template nesting and output,
+// objects per app and their size). A limit hit is an *Error wrapping [ErrLimit] that names the
+// file, the limit and the setting raising it; a panic in either call, from flyt or a library,
+// is an *Error wrapping [ErrPanic]; a symbolic link out of the repository is an *Error naming
+// the file ([ErrOutsideRepository], [ErrLinkLoop]). Each fails that one render, nothing else.
+//
 // # The repo config: .flyt.yaml
 //
 // A .flyt.yaml at the repository root (or at the repository's configured path) says which
