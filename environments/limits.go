@@ -32,7 +32,8 @@ type Limits struct {
 	// YAMLValues is how many values (maps, lists and scalars) one YAML document may hold once
 	// its aliases are expanded, and all the files of one app in one environment together. It
 	// is what stops an alias bomb ("billion laughs"), where 600 bytes expand to gigabytes, and
-	// it bounds the memory of one render. Default 250000, ten times a large manifest.
+	// it bounds the memory of one render (about 250 bytes a value). Default 100000, hundreds of
+	// times what a large app renders from.
 	YAMLValues int `json:"yamlValues,omitempty"`
 	// YAMLDepth is how deeply maps and lists may nest in one YAML or JSON document. Default 100;
 	// Kubernetes objects nest about 10 deep.

@@ -309,7 +309,7 @@ func TestAliasBomb(t *testing.T) {
 	}
 	var out map[string]any
 	err := DecodeStrict("bomb.yaml", []byte(b.String()), &out)
-	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "with its aliases expanded, this holds more than 250000 values") {
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "with its aliases expanded, this holds more than 100000 values") {
 		t.Fatalf("want a too-large error, got %v", err)
 	}
 }
@@ -418,7 +418,7 @@ func TestDeepAliasBomb(t *testing.T) {
 	fmt.Fprintf(&b, "%s%s: *a6\n", strings.Repeat(" ", 201), key)
 	var out map[string]any
 	err := DecodeStrict("bomb.yaml", []byte(b.String()), &out)
-	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "with its aliases expanded, this holds more than 250000 values") {
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "with its aliases expanded, this holds more than 100000 values") {
 		t.Fatalf("want a too-large error, got %.300v", err)
 	}
 }

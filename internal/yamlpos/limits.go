@@ -22,7 +22,7 @@ type Limits struct {
 // The defaults, which flyt's platform config also documents as limits.yamlValues and
 // limits.yamlDepth.
 const (
-	DefaultValues = 250_000
+	DefaultValues = 100_000
 	DefaultDepth  = 100
 )
 
