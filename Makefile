@@ -4,6 +4,10 @@ GO ?= go
 GO_TEST_ARGS ?= -race -count=1
 # The control plane lives in a cache outside the repository; hack/controlplane.sh prints its folder.
 CONTROLPLANE_DIR = $(shell hack/controlplane.sh)
+# Real NAIS team repositories, kept beside the repository (not in it) by the team and CI; the
+# tests over them say in one line that they are left out when the folder is not there.
+FLYT_NAIS_TESTDATA ?= $(wildcard $(CURDIR)/../shared/testdata/nais)
+export FLYT_NAIS_TESTDATA
 
 .DEFAULT_GOAL := help
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/flyt-platform/flyt/internal/naisdata"
 )
 
 func TestLoadRepoConventionsOnSharedRepositories(t *testing.T) {
@@ -28,7 +30,7 @@ func TestLoadRepoConventionsOnSharedRepositories(t *testing.T) {
 		"navikt/familie-klage": {{Name: "familie-klage",
 			Environments: map[string]*AppEnv{"dev": {Files: []string{".nais/app-dev.yaml"}}, "prod": {Files: []string{".nais/app-prod.yaml"}}}}},
 	}
-	repos := sharedRepos(t)
+	repos := naisdata.Repos(t)
 	if len(repos) != len(want) {
 		t.Fatalf("SOURCES.txt lists %d repositories, this test knows %d", len(repos), len(want))
 	}

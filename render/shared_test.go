@@ -1,50 +1,14 @@
 package render
 
 import (
-	"bufio"
 	"os"
-	"path"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/flyt-platform/flyt/environments"
+
+	"github.com/flyt-platform/flyt/internal/naisdata"
 )
-
-// sharedDir holds real NAIS repositories' files, flattened; SOURCES.txt maps them back to
-// their repository paths.
-const sharedDir = "../../shared/testdata/nais"
-
-// sharedRepos rebuilds each repository of SOURCES.txt as an in-memory tree.
-func sharedRepos(t testing.TB) map[string]fstest.MapFS {
-	t.Helper()
-	f, err := os.Open(path.Join(sharedDir, "SOURCES.txt"))
-	if err != nil {
-		t.Fatalf("open sources: %v", err)
-	}
-	defer f.Close()
-	repos := map[string]fstest.MapFS{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
-			continue
-		}
-		cols := strings.Split(line, "\t")
-		if len(cols) != 4 {
-			t.Fatalf("SOURCES.txt line %q: want 4 columns", line)
-		}
-		data, err := os.ReadFile(path.Join(sharedDir, cols[3]))
-		if err != nil {
-			t.Fatalf("read %s: %v", cols[3], err)
-		}
-		if repos[cols[0]] == nil {
-			repos[cols[0]] = fstest.MapFS{}
-		}
-		repos[cols[0]][cols[1]] = &fstest.MapFile{Data: data}
-	}
-	return repos
-}
 
 // sharedTeams is the team (and namespace) each shared repository deploys as.
 var sharedTeams = map[string]string{
@@ -74,7 +38,7 @@ func sharedEnv(name, team string) *Environment {
 }
 
 func TestRenderSharedRepositories(t *testing.T) {
-	for repoName, fsys := range sharedRepos(t) {
+	for repoName, fsys := range naisdata.Repos(t) {
 		t.Run(repoName, func(t *testing.T) {
 			repo, err := LoadRepo(fsys, ".", LoadOptions{Environments: []string{"dev", "prod", "dev-gcp", "prod-gcp"}})
 			if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flyt-platform/flyt/internal/naisdata"
 )
 
 const testPlatform = `apiVersion: flyt.dev/v1alpha1
@@ -32,16 +34,6 @@ teams:
     repositories: [{url: "https://github.com/navikt/dp-behandling"}]
 `
 
-// sharedFile is a file of the real NAIS repositories in ../shared/testdata/nais.
-func sharedFile(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "nais", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 // writeRepo lays out dp-behandling's .nais folder and a platform config in a temp dir.
 func writeRepo(t *testing.T) (platform, repo string) {
 	t.Helper()
@@ -50,9 +42,9 @@ func writeRepo(t *testing.T) (platform, repo string) {
 	repo = filepath.Join(dir, "repo")
 	files := map[string][]byte{
 		platform: []byte(testPlatform),
-		filepath.Join(repo, ".nais", "nais.yaml"):      sharedFile(t, "navikt__dp-behandling__.nais_nais.yaml"),
-		filepath.Join(repo, ".nais", "vars-dev.yaml"):  sharedFile(t, "navikt__dp-behandling__.nais_vars-dev.yaml"),
-		filepath.Join(repo, ".nais", "vars-prod.yaml"): sharedFile(t, "navikt__dp-behandling__.nais_vars-prod.yaml"),
+		filepath.Join(repo, ".nais", "nais.yaml"):      naisdata.File(t, "navikt__dp-behandling__.nais_nais.yaml"),
+		filepath.Join(repo, ".nais", "vars-dev.yaml"):  naisdata.File(t, "navikt__dp-behandling__.nais_vars-dev.yaml"),
+		filepath.Join(repo, ".nais", "vars-prod.yaml"): naisdata.File(t, "navikt__dp-behandling__.nais_vars-prod.yaml"),
 	}
 	for p, data := range files {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

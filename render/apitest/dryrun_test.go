@@ -1,13 +1,9 @@
 package apitest
 
 import (
-	"bufio"
 	"encoding/json"
 	"os"
-	"path"
-	"strings"
 	"testing"
-	"testing/fstest"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,43 +13,16 @@ import (
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/internal/controlplane"
 	"github.com/flyt-platform/flyt/render"
+
+	"github.com/flyt-platform/flyt/internal/naisdata"
 )
 
 var plane *controlplane.Plane
 
 func TestMain(m *testing.M) { os.Exit(controlplane.Main(m, controlplane.Options{}, &plane)) }
 
-// sharedDir holds real NAIS repositories' files, flattened; SOURCES.txt maps them back.
-const sharedDir = "../../../shared/testdata/nais"
-
-func sharedRepos(t *testing.T) map[string]fstest.MapFS {
-	t.Helper()
-	f, err := os.Open(path.Join(sharedDir, "SOURCES.txt"))
-	if err != nil {
-		t.Fatalf("open sources: %v", err)
-	}
-	defer f.Close()
-	repos := map[string]fstest.MapFS{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if strings.HasPrefix(sc.Text(), "#") || len(cols) != 4 {
-			continue
-		}
-		data, err := os.ReadFile(path.Join(sharedDir, cols[3]))
-		if err != nil {
-			t.Fatalf("read %s: %v", cols[3], err)
-		}
-		if repos[cols[0]] == nil {
-			repos[cols[0]] = fstest.MapFS{}
-		}
-		repos[cols[0]][cols[1]] = &fstest.MapFile{Data: data}
-	}
-	return repos
-}
-
 // TestSharedRepositoriesPassServerSideDryRun renders every app of every repository in
-// ../shared/testdata/nais for every environment it names and applies each object to the
+// the real NAIS repositories (internal/naisdata) for every environment it names and applies each object to the
 // kube-apiserver as a server-side-apply dry run with strict field validation: an unknown or
 // misplaced field, a wrong type or an invalid value fails.
 func TestSharedRepositoriesPassServerSideDryRun(t *testing.T) {
@@ -69,7 +38,7 @@ func TestSharedRepositoriesPassServerSideDryRun(t *testing.T) {
 	}
 	applied := 0
 	created := map[string]bool{}
-	for repoName, fsys := range sharedRepos(t) {
+	for repoName, fsys := range naisdata.Repos(t) {
 		repo, err := render.LoadRepo(fsys, ".", render.LoadOptions{Environments: []string{"dev", "prod", "prod-gcp"}})
 		if err != nil {
 			t.Fatalf("%s: %v", repoName, err)
