@@ -21,7 +21,7 @@ controlplane: ## Build (or find in the cache) kube-apiserver, kcm, scheduler, et
 	@hack/controlplane.sh
 
 cluster: controlplane ## Run a local control plane with simulated nodes in the foreground (Ctrl-C stops it)
-	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) $(GO) run ./internal/controlplane/cmd/localcluster
+	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) $(GO) run ./cmd/localcluster
 
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
@@ -44,7 +44,7 @@ bench: controlplane ## Run the benchmarks and write a report under bench/results
 	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) hack/bench.sh
 
 demo: controlplane ## Run flyt's main job on two local control planes (dev, prod); Ctrl-C stops it
-	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) $(GO) run ./internal/demo
+	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) $(GO) run ./cmd/demo
 
 verify: ## Fail if formatting or go.mod are not clean
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "run make fmt"; exit 1)

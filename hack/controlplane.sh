@@ -2,14 +2,14 @@
 # Builds the local Kubernetes control plane that flyt's tests, benchmarks and demo run against:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok, all from the Go
 # module proxy, into a cache outside the repository (one folder per version set, named as
-# internal/controlplane.Dir names it). Idempotent: a complete cache folder is left alone.
+# internal/testenv/controlplane.Dir names it). Idempotent: a complete cache folder is left alone.
 # Prints the folder on stdout; progress goes to stderr.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-tools="$here/internal/controlplane/tools"
-# shellcheck source=../internal/controlplane/versions.env
-. "$here/internal/controlplane/versions.env"
+tools="$here/internal/testenv/controlplane/tools"
+# shellcheck source=../internal/testenv/controlplane/versions.env
+. "$here/internal/testenv/controlplane/versions.env"
 
 cache_root=${FLYT_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flyt/controlplane}
 dir=${FLYT_CONTROLPLANE_DIR:-$cache_root/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION}

@@ -112,7 +112,7 @@
 //
 // BenchmarkStore at 1,000,000 deploys (2,000 apps of 100 teams in 10 environments over 5
 // years; 3 statuses and 2 objects each; schema version 3), 23 November 2026, on 2 cores with
-// nothing else running (the PostgreSQL server is internal/pgtest's, 128 MB shared_buffers):
+// nothing else running (the PostgreSQL server is internal/testenv/pgtest's, 128 MB shared_buffers):
 // insert rates wall and per CPU-second of flyt and the database; latencies p50 / p99 in ms.
 // SQLite one run; PostgreSQL three runs, the range.
 //
@@ -148,6 +148,6 @@
 // # Testing
 //
 // The test suite runs every test against SQLite (in a temporary directory) and against a real
-// PostgreSQL server that internal/pgtest starts from Debian's postgresql package. Without
+// PostgreSQL server that internal/testenv/pgtest starts from Debian's postgresql package. Without
 // PostgreSQL installed those tests fail and say how to install it.
 package history

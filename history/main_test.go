@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/flyt-platform/flyt/internal/pgtest"
+	"github.com/flyt-platform/flyt/internal/testenv/pgtest"
 )
 
 // pg is the package's PostgreSQL server, started once by TestMain; pgErr says why it is nil.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flyt-platform/flyt/internal/pgtest"
+	"github.com/flyt-platform/flyt/internal/testenv/pgtest"
 )
 
 func TestSQLitePath(t *testing.T) {

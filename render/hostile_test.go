@@ -10,7 +10,7 @@ import (
 	"testing/fstest"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/hostiletest"
+	"github.com/flyt-platform/flyt/internal/testenv/hostiletest"
 )
 
 // hostileLimits are the limits hostiletest.Limits sets in the platform config its cases are

@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/flyt-platform/flyt/internal/naisdata"
+	"github.com/flyt-platform/flyt/internal/testenv/naisdata"
 )
 
 func TestLoadRepoConventionsOnSharedRepositories(t *testing.T) {

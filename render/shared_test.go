@@ -7,7 +7,7 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 
-	"github.com/flyt-platform/flyt/internal/naisdata"
+	"github.com/flyt-platform/flyt/internal/testenv/naisdata"
 )
 
 // sharedTeams is the team (and namespace) each shared repository deploys as.

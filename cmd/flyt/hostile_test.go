@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flyt-platform/flyt/internal/hostiletest"
+	"github.com/flyt-platform/flyt/internal/testenv/hostiletest"
 )
 
 // hostilePlatform is a platform with one environment that takes ConfigMaps, under the limits
@@ -69,7 +69,7 @@ func cliExit(err error) int {
 	return 1
 }
 
-// TestHostileRepositoriesCLI: every hostile repository of internal/hostiletest, through
+// TestHostileRepositoriesCLI: every hostile repository of internal/testenv/hostiletest, through
 // `flyt render` and `flyt validate`, exits 1 with a message naming the file and saying what
 // is wrong, shows no Go stack trace, and nothing outside the repository shows in the output.
 // The .git folder is skipped: the harmless app renders, and nothing inside the folder does.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 	"github.com/flyt-platform/flyt/render"
 	"github.com/flyt-platform/flyt/sync/source"
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flyt-platform/flyt/internal/naisdata"
+	"github.com/flyt-platform/flyt/internal/testenv/naisdata"
 )
 
 const testPlatform = `apiVersion: flyt.dev/v1alpha1

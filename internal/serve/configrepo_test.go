@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 func TestPlatformConfigFollowsGit(t *testing.T) {

@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flyt-platform/flyt/history"
-	"github.com/flyt-platform/flyt/internal/controlplane"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 // dev and prod are two separate local control planes, as two clusters would be.

@@ -21,15 +21,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flyt-platform/flyt/history"
-	"github.com/flyt-platform/flyt/internal/gittest"
-	"github.com/flyt-platform/flyt/internal/hostiletest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/hostiletest"
 )
 
 // hostileRSSBound is what the peak resident memory of `flyt serve` must stay below through
 // TestHostileRepositories; the README's limits section quotes it with the measured figure.
 const hostileRSSBound = 400 << 20
 
-// TestHostileRepositories runs every hostile repository of internal/hostiletest against one
+// TestHostileRepositories runs every hostile repository of internal/testenv/hostiletest against one
 // real `flyt serve` on the dev control plane, each as a repository of team hostile whose
 // harmless app first deployed from a clean commit. Every hostile commit, announced by a signed
 // push webhook, ends as one recorded failure of that app naming the file and what is wrong

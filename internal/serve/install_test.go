@@ -18,8 +18,8 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
-	"github.com/flyt-platform/flyt/internal/controlplane"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 // deployDir holds the install manifests.

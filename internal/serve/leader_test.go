@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flyt-platform/flyt/history"
-	"github.com/flyt-platform/flyt/internal/gittest"
-	"github.com/flyt-platform/flyt/internal/pgtest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/pgtest"
 )
 
 // replica is one `flyt serve --leader-elect` subprocess.

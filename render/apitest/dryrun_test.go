@@ -11,10 +11,10 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
 	"github.com/flyt-platform/flyt/render"
 
-	"github.com/flyt-platform/flyt/internal/naisdata"
+	"github.com/flyt-platform/flyt/internal/testenv/naisdata"
 )
 
 var plane *controlplane.Plane
@@ -22,7 +22,7 @@ var plane *controlplane.Plane
 func TestMain(m *testing.M) { os.Exit(controlplane.Main(m, controlplane.Options{}, &plane)) }
 
 // TestSharedRepositoriesPassServerSideDryRun renders every app of every repository in
-// the real NAIS repositories (internal/naisdata) for every environment it names and applies each object to the
+// the real NAIS repositories (internal/testenv/naisdata) for every environment it names and applies each object to the
 // kube-apiserver as a server-side-apply dry run with strict field validation: an unknown or
 // misplaced field, a wrong type or an invalid value fails.
 func TestSharedRepositoriesPassServerSideDryRun(t *testing.T) {

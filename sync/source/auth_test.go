@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 func writeFile(t *testing.T, content string) string {

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 // BenchmarkSync50 syncs 50 repositories (12 manifests each) over smart HTTP, 4 at a time as

@@ -16,7 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 // newTestCache returns a cache in a temp dir and the registry its metrics live on.

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 	"github.com/flyt-platform/flyt/sync/source"
 )
 

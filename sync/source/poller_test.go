@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 // fakeClock is a manual clock. Waiters fire when Advance reaches them; waitFor lets a test

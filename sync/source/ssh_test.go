@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 func TestSSHAuth(t *testing.T) {

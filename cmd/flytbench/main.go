@@ -7,7 +7,7 @@
 // no-op resync of every app; Git polling of 50 repositories; and the history store benchmark
 // (run by hack/bench.sh and embedded here).
 //
-//	FLYT_CONTROLPLANE_DIR=$(hack/controlplane.sh) go run ./bench/cmd/flytbench -n 100 -runs 3
+//	FLYT_CONTROLPLANE_DIR=$(hack/controlplane.sh) go run ./cmd/flytbench -n 100 -runs 3
 package main
 
 import (
@@ -24,8 +24,8 @@ import (
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/flyt-platform/flyt/internal/controlplane"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 )
 
 // config is what a run of the harness is asked to do.

@@ -1,4 +1,4 @@
-module github.com/flyt-platform/flyt/internal/controlplane/tools/etcd
+module github.com/flyt-platform/flyt/internal/testenv/controlplane/tools/etcd
 
 go 1.26.0
 

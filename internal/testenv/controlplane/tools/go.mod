@@ -1,4 +1,4 @@
-module github.com/flyt-platform/flyt/internal/controlplane/tools
+module github.com/flyt-platform/flyt/internal/testenv/controlplane/tools
 
 go 1.26.0
 

@@ -31,7 +31,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	demoBin = filepath.Join(dir, "demo")
-	build := exec.Command("go", "build", "-o", demoBin, "github.com/flyt-platform/flyt/internal/demo")
+	build := exec.Command("go", "build", "-o", demoBin, "github.com/flyt-platform/flyt/cmd/demo")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build the demo:", err)

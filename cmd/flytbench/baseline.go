@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
 )
 
 // kubectlSync is baseline (a): what an operator would do by hand, `kubectl apply

@@ -27,9 +27,9 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/examples"
-	"github.com/flyt-platform/flyt/internal/controlplane"
-	"github.com/flyt-platform/flyt/internal/gittest"
 	"github.com/flyt-platform/flyt/internal/serve"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 	"github.com/flyt-platform/flyt/render"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flyt-platform/flyt/internal/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
 )
 
 // bench runs the scenarios and fills the report.
@@ -258,7 +258,7 @@ func (r *report) markdown() string {
 	m := r.Machine
 	c := r.Config
 	fmt.Fprintf(&b, "# flyt benchmark, N = %d apps × 2 environments\n\n", c.N)
-	fmt.Fprintf(&b, "Written by `make bench` (bench/cmd/flytbench) at %s from commit %s. Every figure is the median of the runs, with the spread (min–max) in brackets.\n\n", m.Time, m.Commit)
+	fmt.Fprintf(&b, "Written by `make bench` (cmd/flytbench) at %s from commit %s. Every figure is the median of the runs, with the spread (min–max) in brackets.\n\n", m.Time, m.Commit)
 	if r.Error != "" {
 		fmt.Fprintf(&b, "**The run stopped early:** %s\n\n", r.Error)
 	}

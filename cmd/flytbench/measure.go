@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/flyt-platform/flyt/internal/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
 )
 
 // sample is one line of a Prometheus text exposition.

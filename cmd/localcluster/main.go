@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/flyt-platform/flyt/internal/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
 )
 
 func main() {

@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flyt-platform/flyt/environments"
-	"github.com/flyt-platform/flyt/internal/controlplane"
-	"github.com/flyt-platform/flyt/internal/gittest"
+	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
+	"github.com/flyt-platform/flyt/internal/testenv/gittest"
 	"github.com/flyt-platform/flyt/render"
 )
 
