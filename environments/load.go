@@ -72,7 +72,16 @@ func Parse(file string, data []byte) (*Platform, error) {
 
 // setDefaults fills what the file left out and anchors relative paths at dir.
 func (p *Platform) setDefaults(dir string) {
-	s := &p.Server
+	p.Server.setDefaults(dir)
+	for i := range p.Environments {
+		p.Environments[i].setDefaults(dir)
+	}
+	for i := range p.Teams {
+		p.Teams[i].setDefaults(dir)
+	}
+}
+
+func (s *Server) setDefaults(dir string) {
 	if s.Listen == "" {
 		s.Listen = DefaultListen
 	}
@@ -107,47 +116,46 @@ func (p *Platform) setDefaults(dir string) {
 	if sqlite, ok := strings.CutPrefix(s.HistoryDSN, "sqlite://"); ok && sqlite != "" && !strings.HasPrefix(sqlite, "/") {
 		s.HistoryDSN = "sqlite://" + resolvePath(dir, sqlite)
 	}
+}
 
-	for i := range p.Environments {
-		e := &p.Environments[i]
-		if e.Namespace == "" {
-			e.Namespace = DefaultNamespace
-		}
-		if e.Cluster.Name == "" {
-			e.Cluster.Name = e.Name
-		}
-		e.Cluster.Kubeconfig = resolvePath(dir, e.Cluster.Kubeconfig)
-		if e.Branch == "" && e.PromoteFrom == "" {
-			e.Branch = DefaultBranch
-		}
-		if e.Timeout.Duration == 0 {
-			e.Timeout.Duration = DefaultTimeout
-		}
-		for j := range e.Windows {
-			if e.Windows[j].TimeZone == "" {
-				e.Windows[j].TimeZone = DefaultTimeZone
-			}
+func (e *Environment) setDefaults(dir string) {
+	if e.Namespace == "" {
+		e.Namespace = DefaultNamespace
+	}
+	if e.Cluster.Name == "" {
+		e.Cluster.Name = e.Name
+	}
+	e.Cluster.Kubeconfig = resolvePath(dir, e.Cluster.Kubeconfig)
+	if e.Branch == "" && e.PromoteFrom == "" {
+		e.Branch = DefaultBranch
+	}
+	if e.Timeout.Duration == 0 {
+		e.Timeout.Duration = DefaultTimeout
+	}
+	for j := range e.Windows {
+		if e.Windows[j].TimeZone == "" {
+			e.Windows[j].TimeZone = DefaultTimeZone
 		}
 	}
-	for i := range p.Teams {
-		t := &p.Teams[i]
-		for j := range t.WebhookSecretFiles {
-			t.WebhookSecretFiles[j] = resolvePath(dir, t.WebhookSecretFiles[j])
+}
+
+func (t *Team) setDefaults(dir string) {
+	for j := range t.WebhookSecretFiles {
+		t.WebhookSecretFiles[j] = resolvePath(dir, t.WebhookSecretFiles[j])
+	}
+	for j := range t.Repositories {
+		r := &t.Repositories[j]
+		if r.Branch == "" {
+			r.Branch = DefaultBranch
 		}
-		for j := range t.Repositories {
-			r := &t.Repositories[j]
-			if r.Branch == "" {
-				r.Branch = DefaultBranch
-			}
-			if r.TokenFile != "" && r.Username == "" {
-				r.Username = DefaultGitUsername
-			}
-			r.TokenFile = resolvePath(dir, r.TokenFile)
-			r.SSHKeyFile = resolvePath(dir, r.SSHKeyFile)
-			r.KnownHostsFile = resolvePath(dir, r.KnownHostsFile)
-			if isLocalPath(r.URL) && !filepath.IsAbs(r.URL) {
-				r.URL = resolvePath(dir, r.URL)
-			}
+		if r.TokenFile != "" && r.Username == "" {
+			r.Username = DefaultGitUsername
+		}
+		r.TokenFile = resolvePath(dir, r.TokenFile)
+		r.SSHKeyFile = resolvePath(dir, r.SSHKeyFile)
+		r.KnownHostsFile = resolvePath(dir, r.KnownHostsFile)
+		if isLocalPath(r.URL) && !filepath.IsAbs(r.URL) {
+			r.URL = resolvePath(dir, r.URL)
 		}
 	}
 }
@@ -250,28 +258,37 @@ func (v *validator) server() {
 	if s.TeamWorkers < 0 {
 		v.errorf("server.teamWorkers", "must be positive; leave it out for a quarter of the workers")
 	}
-	// The DSN may hold a password: no message here quotes it, the line points at it.
-	if s.HistoryDSN != "" {
-		scheme, rest, _ := strings.Cut(s.HistoryDSN, "://")
+	v.historyDSN(s.HistoryDSN)
+	for i, f := range s.WebhookSecretFiles {
+		if f == "" {
+			v.errorf(fmt.Sprintf("server.webhookSecretFiles[%d]", i), "empty file name")
+		}
+	}
+	v.github(&s.GitHub)
+}
+
+// historyDSN checks server.historyDSN. The DSN may hold a password: no message here quotes
+// it, the line points at it.
+func (v *validator) historyDSN(dsn string) {
+	if dsn != "" {
+		scheme, rest, _ := strings.Cut(dsn, "://")
 		switch {
 		case scheme == "sqlite" && rest != "":
 		case scheme == "postgres" || scheme == "postgresql":
-			if problem := redact.URLProblem(s.HistoryDSN); problem != "" {
+			if problem := redact.URLProblem(dsn); problem != "" {
 				v.errorf("server.historyDSN", "not a valid PostgreSQL URL: %s", problem)
 			}
-		case keywordDSN.MatchString(s.HistoryDSN):
+		case keywordDSN.MatchString(dsn):
 			// PostgreSQL's keyword/value form (host=db dbname=flyt …); the history store
 			// reads it with pgx and says what is wrong with it.
 		default:
 			v.errorf("server.historyDSN", "unsupported; use sqlite:///path/to/flyt.db, postgres://user@host/db, host=… dbname=… (PostgreSQL keyword/value), or leave it out for SQLite in dataDir")
 		}
 	}
-	for i, f := range s.WebhookSecretFiles {
-		if f == "" {
-			v.errorf(fmt.Sprintf("server.webhookSecretFiles[%d]", i), "empty file name")
-		}
-	}
-	g := &s.GitHub
+}
+
+// github checks server.github: the API URL, and either a token or a whole GitHub App.
+func (v *validator) github(g *GitHub) {
 	if g.APIURL != "" {
 		if u, err := url.Parse(g.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errorf("server.github.apiURL", "%q is not an absolute http(s) URL", g.APIURL)
@@ -300,7 +317,19 @@ func (v *validator) environment(i int, names map[string]int) {
 		}
 	}
 
-	// How the environment is fed.
+	v.feed(i, at)
+	v.cluster(&e.Cluster, at)
+	v.namespacePattern(e.Namespace, at)
+	v.ingresses(e.Ingresses, at)
+	v.integrations(e.Integrations, at)
+	v.rawKinds(e.RawKinds, at)
+	v.windows(e.Windows, at)
+}
+
+// feed checks how an environment gets its revisions: from a branch, or promoted from an
+// earlier environment (with its soak time and auto-promotion).
+func (v *validator) feed(i int, at func(string) string) {
+	e := &v.p.Environments[i]
 	switch {
 	case e.Branch != "" && e.PromoteFrom != "":
 		v.errorf(at(".promoteFrom"), "set either branch or promoteFrom, not both: an environment follows a branch or is promoted to")
@@ -335,8 +364,10 @@ func (v *validator) environment(i int, names map[string]int) {
 		v.errorf(at(".timeout"), "must be positive, such as 10m")
 	}
 
-	// Cluster.
-	c := &e.Cluster
+}
+
+// cluster checks an environment's connection to its cluster.
+func (v *validator) cluster(c *Cluster, at func(string) string) {
 	switch {
 	case c.InCluster && c.Kubeconfig != "":
 		v.errorf(at(".cluster.inCluster"), "set either kubeconfig or inCluster, not both")
@@ -350,24 +381,30 @@ func (v *validator) environment(i int, names map[string]int) {
 		v.dnsLabel(at(".cluster.name"), "cluster name", c.Name)
 	}
 
-	// Namespace pattern: only {{team}} and {{env}}, and a valid name once filled in.
-	if e.Namespace != "" {
+}
+
+// namespacePattern checks an environment's namespace pattern: only {{team}} and {{env}},
+// and a valid namespace name once filled in.
+func (v *validator) namespacePattern(pattern string, at func(string) string) {
+	if pattern != "" {
 		bad := false
-		for _, m := range placeholder.FindAllStringSubmatch(e.Namespace, -1) {
+		for _, m := range placeholder.FindAllStringSubmatch(pattern, -1) {
 			if m[1] != "team" && m[1] != "env" {
 				v.errorf(at(".namespace"), "unknown variable {{%s}}; the pattern may use {{team}} and {{env}}", m[1])
 				bad = true
 			}
 		}
-		sample := placeholder.ReplaceAllString(e.Namespace, "x")
+		sample := placeholder.ReplaceAllString(pattern, "x")
 		if !bad && len(validation.IsDNS1123Label(sample)) > 0 {
-			v.errorf(at(".namespace"), "%q does not make valid namespace names: %s", e.Namespace, dnsLabelHelp)
+			v.errorf(at(".namespace"), "%q does not make valid namespace names: %s", pattern, dnsLabelHelp)
 		}
 	}
+}
 
-	// Ingress domains.
+// ingresses checks an environment's ingress domains and their classes.
+func (v *validator) ingresses(ingresses []IngressDomain, at func(string) string) {
 	domains := map[string]int{}
-	for j, in := range e.Ingresses {
+	for j, in := range ingresses {
 		p := at(fmt.Sprintf(".ingresses[%d]", j))
 		d := strings.TrimSuffix(in.Domain, ".")
 		switch {
@@ -390,8 +427,12 @@ func (v *validator) environment(i int, names map[string]int) {
 		}
 	}
 
+}
+
+// integrations checks the names of the integrations an environment supports.
+func (v *validator) integrations(names []string, at func(string) string) {
 	seen := map[string]bool{}
-	for j, name := range e.Integrations {
+	for j, name := range names {
 		p := at(fmt.Sprintf(".integrations[%d]", j))
 		switch {
 		case strings.TrimSpace(name) == "":
@@ -402,8 +443,12 @@ func (v *validator) environment(i int, names map[string]int) {
 		seen[strings.ToLower(name)] = true
 	}
 
+}
+
+// rawKinds checks the kinds an environment lets teams ship as raw objects.
+func (v *validator) rawKinds(rawKinds []string, at func(string) string) {
 	kinds := map[string]bool{}
-	for j, k := range e.RawKinds {
+	for j, k := range rawKinds {
 		p := at(fmt.Sprintf(".rawKinds[%d]", j))
 		if msg := rawKindProblem(k); msg != "" {
 			v.errorf(p, "%s", msg)
@@ -413,8 +458,12 @@ func (v *validator) environment(i int, names map[string]int) {
 		kinds[k] = true
 	}
 
-	for j := range e.Windows {
-		if _, err := e.Windows[j].compile(); err != nil {
+}
+
+// windows checks an environment's deploy windows.
+func (v *validator) windows(windows []Window, at func(string) string) {
+	for j := range windows {
+		if _, err := windows[j].compile(); err != nil {
 			var we *windowError
 			if errors.As(err, &we) {
 				v.errorf(at(fmt.Sprintf(".windows[%d].%s", j, we.field)), "%s", we.msg)

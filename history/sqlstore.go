@@ -1158,6 +1158,53 @@ WHERE d.started_at < ? AND d.state IN ('success', 'failure', 'error', 'inactive'
 	}
 }
 
+// importRecord checks one imported deploy and its statuses and returns the deploy as it is
+// stored: its state, message and finish time are its last status's.
+func (s *sqlStore) importRecord(dd *DeployDetail) (Deploy, error) {
+	d := dd.Deploy
+	if err := s.validateDeploy(&d); err != nil {
+		return d, err
+	}
+	if len(dd.Statuses) == 0 {
+		return d, fmt.Errorf("no statuses: %w", ErrInvalid)
+	}
+	for j, st := range dd.Statuses {
+		if !st.State.Valid() || st.Time.IsZero() || (j < len(dd.Statuses)-1 && st.State.Terminal()) {
+			return d, fmt.Errorf("status %d (%q): %w", j, st.State, ErrInvalid)
+		}
+	}
+	last := dd.Statuses[len(dd.Statuses)-1]
+	d.State, d.Message, d.FinishedAt = last.State, last.Message, time.Time{}
+	if last.State.Terminal() {
+		d.FinishedAt = last.Time
+	}
+	if d.StartedAt.IsZero() {
+		d.StartedAt = dd.Statuses[0].Time
+	}
+	return d, nil
+}
+
+// allocateDeployIDs takes n deploy ids from the store's sequence.
+func (s *sqlStore) allocateDeployIDs(ctx context.Context, tx *sql.Tx, n int) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, s.d.rebind(s.d.nextDeployIDs), n)
+	if err != nil {
+		return nil, fmt.Errorf("allocate deploy ids: %w", err)
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("allocate deploy ids: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil || len(ids) != n {
+		return nil, fmt.Errorf("allocate deploy ids: got %d of %d: %w", len(ids), n, err)
+	}
+	return ids, nil
+}
+
 // Import implements Store.
 func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, error) {
 	if len(ds) == 0 {
@@ -1165,25 +1212,9 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 	}
 	recs := make([]Deploy, len(ds))
 	for i := range ds {
-		d := ds[i].Deploy
-		if err := s.validateDeploy(&d); err != nil {
-			return nil, fmt.Errorf("import deploy %d of %s to %s: %w", i, d.App, d.Environment, err)
-		}
-		if len(ds[i].Statuses) == 0 {
-			return nil, fmt.Errorf("import deploy %d of %s to %s: no statuses: %w", i, d.App, d.Environment, ErrInvalid)
-		}
-		for j, st := range ds[i].Statuses {
-			if !st.State.Valid() || st.Time.IsZero() || (j < len(ds[i].Statuses)-1 && st.State.Terminal()) {
-				return nil, fmt.Errorf("import deploy %d of %s to %s: status %d (%q): %w", i, d.App, d.Environment, j, st.State, ErrInvalid)
-			}
-		}
-		last := ds[i].Statuses[len(ds[i].Statuses)-1]
-		d.State, d.Message, d.FinishedAt = last.State, last.Message, time.Time{}
-		if last.State.Terminal() {
-			d.FinishedAt = last.Time
-		}
-		if d.StartedAt.IsZero() {
-			d.StartedAt = ds[i].Statuses[0].Time
+		d, err := s.importRecord(&ds[i])
+		if err != nil {
+			return nil, fmt.Errorf("import deploy %d of %s to %s: %w", i, ds[i].App, ds[i].Environment, err)
 		}
 		recs[i] = d
 	}
@@ -1194,23 +1225,11 @@ func (s *sqlStore) Import(ctx context.Context, ds []DeployDetail) ([]int64, erro
 		}
 		return ids, nil
 	}
-	ids := make([]int64, 0, len(ds))
+	var ids []int64
 	err := s.withTx(ctx, true, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.d.rebind(s.d.nextDeployIDs), len(ds))
-		if err != nil {
-			return fmt.Errorf("allocate deploy ids: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("allocate deploy ids: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(ids) != len(ds) {
-			return fmt.Errorf("allocate deploy ids: got %d of %d: %w", len(ids), len(ds), err)
+		var err error
+		if ids, err = s.allocateDeployIDs(ctx, tx, len(ds)); err != nil {
+			return err
 		}
 		const dcols = 22
 		var args []any

@@ -730,7 +730,8 @@ func TestDORA(t *testing.T) {
 		wantDays[5] = DayCount{Day: day(5, -9), Deploys: 1}
 		wantDays[6] = DayCount{Day: day(6, -9), Deploys: 2, Failures: 1}
 		wantDays[9] = DayCount{Day: day(9, -9), Deploys: 1, Failures: 1}
-		want.Days = append(wantDays, DayCount{Day: day(10, -9)}) // the window ends at 09:00 on day 10
+		wantDays = append(wantDays, DayCount{Day: day(10, -9)}) // the window ends at 09:00 on day 10
+		want.Days = wantDays
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("DORA(team t) (-want +got):\n%s", diff)
 		}

@@ -113,7 +113,7 @@ func (b *bench) directSync(ctx context.Context, i int) (syncResult, error) {
 			for u := range work {
 				for _, o := range u.objects {
 					o = o.DeepCopy()
-					//lint:ignore SA1019 the plain Patch with client.Apply is the minimal client this baseline stands for.
+					//nolint:staticcheck // SA1019: the plain Patch with client.Apply is the minimal client this baseline stands for.
 					if err := cl.Patch(ctx, o, client.Apply, client.FieldOwner("direct-bench"), client.ForceOwnership); err != nil {
 						select {
 						case errs <- fmt.Errorf("apply %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err):

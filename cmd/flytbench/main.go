@@ -69,8 +69,9 @@ func main() {
 	ctrllog.SetLogger(logr.Discard())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, c); err != nil {
+	err := run(ctx, c)
+	stop()
+	if err != nil {
 		log.Fatal(err)
 	}
 }
@@ -103,7 +104,11 @@ func run(ctx context.Context, c config) error {
 	if err := b.freshPlane(ctx); err != nil {
 		return err
 	}
-	defer func() { b.plane.Stop() }()
+	defer func() {
+		if err := b.plane.Stop(); err != nil {
+			log.Printf("stop the control plane: %v", err)
+		}
+	}()
 
 	srv, err := gittest.Serve(filepath.Join(work, "git"), "127.0.0.1:0")
 	if err != nil {

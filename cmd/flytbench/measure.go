@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,13 +15,16 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/flyt-platform/flyt/internal/testenv/controlplane"
 )
 
-// sample is one line of a Prometheus text exposition.
+// sample is one series of a Prometheus exposition; a histogram or summary gives two, its
+// name_count and name_sum, which is what the harness reads of them.
 type sample struct {
 	name   string
 	labels map[string]string
@@ -32,63 +34,40 @@ type sample struct {
 // samples are a parsed exposition.
 type samples []sample
 
+// parseMetrics reads the Prometheus text format with Prometheus's own parser.
 func parseMetrics(r io.Reader) (samples, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics: %w", err)
+	}
 	var out samples
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		s := sample{labels: map[string]string{}}
-		rest := line
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			s.name = line[:i]
-			j := strings.LastIndexByte(line, '}')
-			for _, kv := range splitLabels(line[i+1 : j]) {
-				k, v, _ := strings.Cut(kv, "=")
-				s.labels[k] = strings.Trim(v, `"`)
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := make(map[string]string, len(m.GetLabel()))
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
 			}
-			rest = strings.TrimSpace(line[j+1:])
-		} else {
-			s.name, rest, _ = strings.Cut(line, " ")
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		s.value = v
-		out = append(out, s)
-	}
-	return out, sc.Err()
-}
-
-// splitLabels splits `a="x",b="y,z"` at the commas outside quotes.
-func splitLabels(s string) []string {
-	var out []string
-	in, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			in = !in
-		case ',':
-			if !in {
-				out = append(out, s[start:i])
-				start = i + 1
+			add := func(name string, v float64) {
+				out = append(out, sample{name: name, labels: labels, value: v})
+			}
+			switch {
+			case m.Counter != nil:
+				add(name, m.GetCounter().GetValue())
+			case m.Gauge != nil:
+				add(name, m.GetGauge().GetValue())
+			case m.Untyped != nil:
+				add(name, m.GetUntyped().GetValue())
+			case m.Histogram != nil:
+				add(name+"_count", float64(m.GetHistogram().GetSampleCount()))
+				add(name+"_sum", m.GetHistogram().GetSampleSum())
+			case m.Summary != nil:
+				add(name+"_count", float64(m.GetSummary().GetSampleCount()))
+				add(name+"_sum", m.GetSummary().GetSampleSum())
 			}
 		}
 	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
+	return out, nil
 }
 
 // sum adds the samples named name whose labels include every pair of match ("!v" excludes v).

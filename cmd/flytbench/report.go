@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,10 +127,9 @@ func (b *bench) all(ctx context.Context) error {
 			continue
 		}
 		ws, is, _ := strings.Cut(v, "/")
-		var workers int
-		fmt.Sscan(ws, &workers)
+		workers, werr := strconv.Atoi(ws)
 		interval, err := time.ParseDuration(is)
-		if err != nil || workers <= 0 {
+		if werr != nil || err != nil || workers <= 0 {
 			return fmt.Errorf("variant %q: want workers/interval, e.g. 16/250ms", v)
 		}
 		run := fmt.Sprintf("v%d", i)

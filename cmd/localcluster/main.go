@@ -32,7 +32,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer p.Stop()
+	defer func() {
+		if err := p.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop the control plane:", err)
+		}
+	}()
 	fmt.Printf("control plane %q is up with %d simulated nodes\n\n  kubectl --kubeconfig %s get nodes\n\nCtrl-C stops it.\n", *name, *nodes, p.Kubeconfig())
 	<-ctx.Done()
 	fmt.Println("stopping")

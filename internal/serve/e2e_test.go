@@ -55,12 +55,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer dev.Stop()
+	defer stopPlane(dev)
 	if prod, err = controlplane.Start(ctx, controlplane.Options{Nodes: 1, Name: "prod"}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer prod.Stop()
+	defer stopPlane(prod)
 	return m.Run()
 }
 
@@ -332,5 +332,12 @@ teams:
 	}
 	if !sawDeployLine {
 		t.Error("no 'deploy finished' log line with deploy, app, team and environment")
+	}
+}
+
+// stopPlane stops a control plane at the end of TestMain, where a failure can only be told.
+func stopPlane(p *controlplane.Plane) {
+	if err := p.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the control plane:", err)
 	}
 }

@@ -82,11 +82,11 @@ const (
 // fresh start as a follower is the simple, well-trodden way back, as Kubernetes controllers do.
 var ErrLeadershipLost = errors.New("lost the leader lease")
 
-// ErrNoLeader: a follower was asked to forward work, but no leader is known yet (an election
+// ErrNoLeader means that a follower was asked to forward work, but no leader is known yet (an election
 // is in progress). The webhook receiver answers 503, so GitHub may redeliver.
 var ErrNoLeader = errors.New("no flyt leader is known")
 
-// ErrNoForwardSecret: a follower cannot sign a forwarded refresh because the platform config
+// ErrNoForwardSecret means that a follower cannot sign a forwarded refresh because the platform config
 // names no platform-wide webhook secret (server.webhookSecretFiles).
 var ErrNoForwardSecret = errors.New("no platform-wide webhook secret (server.webhookSecretFiles) to sign forwarded refreshes with")
 

@@ -13,10 +13,10 @@ import (
 	"time"
 )
 
-// Deleted, as the content of a path in a Commit, deletes that path.
+// Deleted is the content that, given for a path in a Commit, deletes that path.
 const Deleted = "\x00gittest:deleted\x00"
 
-// Symlink, as the content of a path in a Commit, makes that path a symbolic link to target
+// Symlink gives the content that, for a path in a Commit, makes that path a symbolic link to target
 // (committed with Git's mode 120000), so that tests can build repositories whose links lead
 // inside or out of them.
 func Symlink(target string) string { return symlinkPrefix + target }

@@ -219,7 +219,8 @@ func TestFetchDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-done:
+	case err := <-done:
+		t.Logf("the delayed clone ended when the server closed: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("closing the server did not end the delayed fetch")
 	}

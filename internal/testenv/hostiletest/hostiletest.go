@@ -60,7 +60,7 @@ type Case struct {
 // appName in a file's content is replaced by the case's app name (Slug).
 const appName = "\x00app\x00"
 
-// OutsideTarget, as a Symlinks target, is replaced by the path of the file outside the
+// OutsideTarget is the Symlinks target that is replaced by the path of the file outside the
 // repository.
 const OutsideTarget = "\x00outside\x00"
 

@@ -269,11 +269,14 @@ func (s *Server) stopProcess() {
 	}
 	// SIGINT is PostgreSQL's "fast shutdown".
 	_ = s.cmd.Process.Signal(os.Interrupt)
+	// The exit status of a server stopped by a signal says nothing worth reporting.
 	select {
-	case <-s.done:
+	case err := <-s.done:
+		_ = err
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-s.done
+		err := <-s.done
+		_ = err
 	}
 	s.cmd = nil
 }

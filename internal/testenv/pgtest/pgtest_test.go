@@ -118,7 +118,7 @@ func TestServerDiesWithTestBinary(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for syscall.Kill(pid, 0) == nil {
 		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("postmaster %d still runs 20s after its test binary was killed", pid)
 		}
 		time.Sleep(50 * time.Millisecond)
