@@ -110,35 +110,8 @@
 // generated history (see bench_test.go and the -history.n flag; custom flags need the
 // -history.n=N form, after the package).
 //
-// BenchmarkStore at 1,000,000 deploys (2,000 apps of 100 teams in 10 environments over 5
-// years; 3 statuses and 2 objects each; schema version 3), 23 November 2026, on 2 cores with
-// nothing else running (the PostgreSQL server is internal/testenv/pgtest's, 128 MB shared_buffers):
-// insert rates wall and per CPU-second of flyt and the database; latencies p50 / p99 in ms.
-// SQLite one run; PostgreSQL three runs, the range.
-//
-//	                          SQLite                    PostgreSQL
-//	import-batch-1000         5,132/s   5,965/cpu-s     10,779–11,874/s   9,893–10,819/cpu-s
-//	list-app                  0.43 / 1.3                0.44–0.45 / 1.2–2.4
-//	list-team-env-failures    0.70 / 1.3                0.52–0.60 / 1.2–1.3
-//	current-team              1.9 / 2.9                 1.9–2.1 / 4.2–6.4
-//	at-env (2,000 apps)       27 / 34                   20–22 / 27–30
-//	dora-team-year            13 / 19                   13–14 / 18–23
-//
-// An earlier run put PostgreSQL's current-team at 8.4 / 13.5 ms; it measured a one-statement
-// UNION ALL variant of Current, since reverted. Two other shapes were measured against the
-// two queries used here and not kept: one statement joining the newest success too (no faster:
-// p50 4.4 against 3.9 ms at 200,000 deploys, same run), and keeping a copy of both deploys'
-// columns in the catalog so Current reads no deploys (schema change, measured at 1M in the
-// same minute as the current code): current-team 2.4 / 4.6 against 2.1 / 5.7 ms, but batch
-// inserts 8,530/s against 10,779/s and single deploys 362/s against 513/s.
-//
-// The same benchmark on a machine loaded by other work (load 4 to 9) gave SQLite 3,160
-// inserts/s and p99s up to 7 ms, PostgreSQL 5,461/s: the rates follow the disk.
-//
-// The inserts are bound by the page writes of the deploy indexes whose inserts land all over
-// their B-trees (by commit, by app and environment), and the point-in-time query by reading
-// 2,000 whole deploys, one random page each; its p99, and PostgreSQL's p99s generally, follow
-// the machine's disk rather than the query.
+// Its figures at 1,000,000 deploys, and the query shapes measured and not kept, are in
+// bench/README.md ("The history store").
 //
 // # DORA metrics
 //
