@@ -75,288 +75,224 @@ type Options struct {
 	metricsRegistered func(*prometheus.Registry)
 }
 
-// Run runs flyt until ctx ends.
+// Run runs flyt until ctx ends: it builds the parts (build), routes HTTP to them (routes),
+// runs them (run) and, when ctx ends or a part fails, shuts them down in order (shutdown).
 func Run(ctx context.Context, opts Options) error {
+	s, err := build(ctx, opts)
+	defer s.close()
+	if err != nil {
+		return err
+	}
+	return s.run(ctx)
+}
+
+// build opens the config, the history store, the listener and every part of the server, and
+// returns the server, also on error, for close to release what was opened.
+func build(ctx context.Context, opts Options) (*server, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
-	followConfig := func(context.Context) {}
-	if opts.ConfigRepository != nil {
-		file, follow, err := configFromGit(ctx, *opts.ConfigRepository, log)
-		if err != nil {
-			return err
-		}
-		opts.ConfigFile, followConfig = file, follow
+	s := &server{opts: opts, log: log, clusters: map[string]*clusterEntry{}, followConfig: func(context.Context) {}}
+	if err := s.openConfig(ctx); err != nil {
+		return s, err
 	}
-	s := &server{opts: opts, log: log, clusters: map[string]*clusterEntry{}}
-	defer s.closeClusters()
-
-	watcher, err := environments.NewWatcher(opts.ConfigFile, s.configChanged, log)
-	if err != nil {
-		return err
-	}
-	s.watcher = watcher
-	p := watcher.Current()
-
-	dataDir := p.Server.DataDir
-	if dataDir == "" {
-		dataDir = "flyt-data"
-	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	dsn := firstNonEmpty(opts.HistoryDSN, p.Server.HistoryDSN, filepath.Join(dataDir, "history.db"))
-	store, err := history.Open(ctx, dsn)
-	if err != nil {
-		field := "server.historyDSN"
-		if opts.HistoryDSN != "" {
-			field = "--history"
-		}
-		return fmt.Errorf("open history (%s): %w", field, err)
-	}
-	defer store.Close()
-	s.store = store
-
-	if opts.LeaderElection != nil {
-		if !history.IsPostgres(dsn) {
-			log.Warn("leader election with a SQLite history store: each replica keeps a history of its own; run a single replica, or use PostgreSQL (--history postgres://…)")
-		}
-		if s.elector, err = newElector(*opts.LeaderElection, log); err != nil {
-			return err
-		}
+	p := s.watcher.Current()
+	if err := s.openHistory(ctx, p); err != nil {
+		return s, err
 	}
 
 	// Metrics: flyt's own, on a registry of this run's (so that a process may run Run more
 	// than once), served beside controller-runtime's global registry, which carries the Go
 	// runtime, process, client-go request and leader-election metrics.
-	reg := prometheus.NewRegistry()
-	syncMetrics := flytsync.NewMetrics(reg)
-	gitMetrics := source.NewMetrics(reg)
-	hookMetrics, err := webhook.NewMetrics(reg)
+	s.registry = prometheus.NewRegistry()
+	syncMetrics := flytsync.NewMetrics(s.registry)
+	gitMetrics := source.NewMetrics(s.registry)
+	hookMetrics, err := webhook.NewMetrics(s.registry)
 	if err != nil {
-		return fmt.Errorf("register webhook metrics: %w", err)
+		return s, fmt.Errorf("register webhook metrics: %w", err)
 	}
 	if opts.metricsRegistered != nil {
-		opts.metricsRegistered(reg)
+		opts.metricsRegistered(s.registry)
 	}
 
-	externalURL := p.Server.ExternalURL
-	listen := firstNonEmpty(opts.Listen, p.Server.Listen, ":8080")
+	if err := s.listen(p); err != nil {
+		return s, err
+	}
+	if err := s.newReporter(p, hookMetrics); err != nil {
+		return s, err
+	}
+	s.newSync(p, syncMetrics, gitMetrics)
+	hookCfg, err := webhook.ConfigFromPlatform(p)
+	if err != nil {
+		return s, fmt.Errorf("webhook config: %w", err)
+	}
+	if s.receiver, err = webhook.NewReceiver(webhook.ReceiverOptions{Config: hookCfg, Enqueue: s.refresh, Log: log, Metrics: hookMetrics}); err != nil {
+		return s, err
+	}
+	s.httpServer = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	return s, nil
+}
+
+// openConfig reads the platform config, from Git when a config repository is set, and
+// watches it for changes.
+func (s *server) openConfig(ctx context.Context) error {
+	if s.opts.ConfigRepository != nil {
+		file, follow, err := configFromGit(ctx, *s.opts.ConfigRepository, s.log)
+		if err != nil {
+			return err
+		}
+		s.opts.ConfigFile, s.followConfig = file, follow
+	}
+	watcher, err := environments.NewWatcher(s.opts.ConfigFile, s.configChanged, s.log)
+	if err != nil {
+		return err
+	}
+	s.watcher = watcher
+	s.dataDir = cmp.Or(watcher.Current().Server.DataDir, "flyt-data")
+	if err := os.MkdirAll(s.dataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	return nil
+}
+
+// openHistory opens the history store and, with leader election, the elector.
+func (s *server) openHistory(ctx context.Context, p *environments.Platform) error {
+	s.dsn = firstNonEmpty(s.opts.HistoryDSN, p.Server.HistoryDSN, filepath.Join(s.dataDir, "history.db"))
+	store, err := history.Open(ctx, s.dsn)
+	if err != nil {
+		field := "server.historyDSN"
+		if s.opts.HistoryDSN != "" {
+			field = "--history"
+		}
+		return fmt.Errorf("open history (%s): %w", field, err)
+	}
+	s.store = store
+	if s.opts.LeaderElection != nil {
+		if !history.IsPostgres(s.dsn) {
+			s.log.Warn("leader election with a SQLite history store: each replica keeps a history of its own; run a single replica, or use PostgreSQL (--history postgres://…)")
+		}
+		if s.elector, err = newElector(*s.opts.LeaderElection, s.log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listen opens the listener and settles the external URL links and reports carry.
+func (s *server) listen(p *environments.Platform) error {
+	listen := firstNonEmpty(s.opts.Listen, p.Server.Listen, ":8080")
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
+	s.ln = ln
 	// The config's external URL defaults to one built from server.listen; when --listen moved
 	// the server, follow it.
-	if externalURL == "" || (opts.Listen != "" && externalURL == "http://"+hostPortString(p.Server.Listen)) {
-		externalURL = "http://" + hostPort(ln.Addr())
+	s.externalURL = p.Server.ExternalURL
+	if s.externalURL == "" || (s.opts.Listen != "" && s.externalURL == "http://"+hostPortString(p.Server.Listen)) {
+		s.externalURL = "http://" + hostPort(ln.Addr())
 	}
+	return nil
+}
 
-	// Outbound reporting.
-	s.notifier = webhook.NewNotifier(webhook.NotifierOptions{Targets: webhook.NotifyTargets(p), ExternalURL: externalURL, Metrics: hookMetrics})
+// newReporter builds the outbound reporting: GitHub deployments and statuses when the platform
+// has GitHub credentials, and notification webhooks.
+func (s *server) newReporter(p *environments.Platform, metrics *webhook.Metrics) error {
+	s.notifier = webhook.NewNotifier(webhook.NotifierOptions{Targets: webhook.NotifyTargets(p), ExternalURL: s.externalURL, Metrics: metrics})
 	var gh *webhook.GitHub
 	if tokens, err := webhook.TokenSourceFromPlatform(p.Server.GitHub, webhook.AppTokenOptions{}); err == nil {
-		gh, err = webhook.NewGitHub(webhook.GitHubOptions{APIURL: p.Server.GitHub.APIURL, Token: tokens, ExternalURL: externalURL,
-			CommitStatuses: p.Server.GitHub.CommitStatuses, Metrics: hookMetrics})
+		gh, err = webhook.NewGitHub(webhook.GitHubOptions{APIURL: p.Server.GitHub.APIURL, Token: tokens, ExternalURL: s.externalURL,
+			CommitStatuses: p.Server.GitHub.CommitStatuses, Metrics: metrics})
 		if err != nil {
 			return fmt.Errorf("github reporting: %w", err)
 		}
 	} else if !errors.Is(err, webhook.ErrNoGitHubAuth) {
 		return fmt.Errorf("github auth: %w", err)
 	}
-	reporter := webhook.NewReporter(webhook.ReporterOptions{GitHub: gh, Notifier: s.notifier, Log: log, Metrics: hookMetrics,
+	log := s.log
+	s.reporter = webhook.NewReporter(webhook.ReporterOptions{GitHub: gh, Notifier: s.notifier, Log: log, Metrics: metrics,
 		OnGiveUp: func(ev webhook.DeployEvent, err error) {
 			log.Warn("gave up reporting a deploy", "deploy", ev.DeployID, "app", ev.App, "team", ev.Team, "environment", ev.Environment, "state", ev.State, "error", err)
 		}})
+	return nil
+}
 
-	// Sync.
-	workers := opts.Workers
-	if workers == 0 {
-		workers = p.Server.Workers
-	}
-	s.cache = source.NewCache(filepath.Join(dataDir, "git"), source.Options{Metrics: gitMetrics})
+// newSync builds the Git cache, the sync controller and the poller that feeds it.
+func (s *server) newSync(p *environments.Platform, syncMetrics *flytsync.Metrics, gitMetrics *source.Metrics) {
+	s.cache = source.NewCache(filepath.Join(s.dataDir, "git"), source.Options{Metrics: gitMetrics})
 	s.ctrl = flytsync.NewController(flytsync.Options{
-		Platform:    watcher.Current,
-		Store:       store,
+		Platform:    s.watcher.Current,
+		Store:       s.store,
 		Cache:       s.cache,
 		Cluster:     s.cluster,
 		TeamCluster: s.teamCluster,
-		Workers:     workers,
-		TeamWorkers: cmp.Or(opts.TeamWorkers, p.Server.TeamWorkers),
+		Workers:     cmp.Or(s.opts.Workers, p.Server.Workers),
+		TeamWorkers: cmp.Or(s.opts.TeamWorkers, p.Server.TeamWorkers),
 		Metrics:     syncMetrics,
-		Log:         logr.FromSlogHandler(log.Handler()),
-		OnDeploy:    func(d history.Deploy) { reporter.Report(deployEvent(d, s.watcher.Current())) },
+		Log:         logr.FromSlogHandler(s.log.Handler()),
+		OnDeploy:    func(d history.Deploy) { s.reporter.Report(deployEvent(d, s.watcher.Current())) },
 	})
+	log := s.log
 	s.poller = source.NewPoller(s.cache, s.repositories, source.PollerOptions{Interval: p.Server.PollInterval.Duration, Metrics: gitMetrics, Team: s.teamOf},
 		s.ctrl.RepositoryChanged,
 		func(repo environments.Repository, err error) {
 			log.Warn("repository sync failed", "repository", redact.URL(repo.URL), "error", err)
 		})
+}
 
-	// Inbound webhooks.
-	hookCfg, err := webhook.ConfigFromPlatform(p)
-	if err != nil {
-		return fmt.Errorf("webhook config: %w", err)
-	}
-	s.receiver, err = webhook.NewReceiver(webhook.ReceiverOptions{Config: hookCfg, Enqueue: s.refresh, Log: log, Metrics: hookMetrics})
-	if err != nil {
-		return err
-	}
-
-	apiServer := api.NewServer(api.Options{Store: store, Operator: s.ctrl, Platform: watcher.Current, Log: log, ExternalURL: externalURL})
+// routes is the server's HTTP surface: webhooks, metrics, health, the leader's refresh
+// endpoint, the API and UI (forwarded to the leader where they must be), and pprof when asked.
+func (s *server) routes() http.Handler {
+	apiServer := api.NewServer(api.Options{Store: s.store, Operator: s.ctrl, Platform: s.watcher.Current, Log: s.log, ExternalURL: s.externalURL})
 	mux := http.NewServeMux()
 	mux.Handle("/webhook/", s.receiver)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{ctrlmetrics.Registry, reg}, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{ctrlmetrics.Registry, s.registry}, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST "+refreshPath, s.serveRefresh)
 	mux.Handle("/", s.leaderOnly(apiServer.Handler()))
-	if opts.Pprof {
+	if s.opts.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	return mux
+}
 
-	var wg gosync.WaitGroup
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, 4)
-	wg.Go(func() {
-		if err := httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("serve HTTP: %w", err)
-		}
-	})
-	wg.Go(func() { _ = reporter.Start(runCtx) })
-	wg.Go(func() { _ = watcher.Run(runCtx, 5*time.Second) })
-	wg.Go(func() { followConfig(runCtx) })
-
-	// The controller and the poller run in a context of their own, so that shutdown stops
-	// them taking work while the deploys in flight, in deployCtx, get a bounded time to finish.
-	ctrlCtx, ctrlCancel := context.WithCancel(context.WithoutCancel(runCtx))
-	defer ctrlCancel()
-	deployCtx, cutDeploys := context.WithCancelCause(context.WithoutCancel(runCtx))
-	defer cutDeploys(nil)
-	reconcile := func(ctx context.Context) {
-		var rg gosync.WaitGroup
-		rg.Go(func() {
-			if err := s.ctrl.RunDraining(ctx, deployCtx); err != nil {
-				errs <- err
-			}
-		})
-		rg.Go(func() { _ = s.poller.Run(ctx) })
-		rg.Go(func() { retain(ctx, store, watcher.Current, dataDir, log, time.Now) })
-		s.setReady(true)
-		rg.Wait()
+// close releases what build opened, once everything has stopped.
+func (s *server) close() {
+	if s.ln != nil {
+		_ = s.ln.Close() // already closed when the HTTP server ran
 	}
-	ctrlDone := make(chan struct{})
-	// Without leader election this replica reconciles at once. With it, every replica serves
-	// at once and only the leader reconciles; its term starts with Controller.Run, which marks
-	// the deploys a dead leader left in flight inactive, and the poller's first sync queues
-	// every app again.
-	var electionStopped <-chan struct{}
-	electCtx, electCancel := context.WithCancel(context.WithoutCancel(runCtx))
-	defer electCancel()
-	if s.elector == nil {
-		go func() {
-			defer close(ctrlDone)
-			reconcile(ctrlCtx)
-		}()
-	} else {
-		s.setReady(true)
-		electionStopped = s.elector.stopped
-		go s.elector.run(electCtx)
-		go func() {
-			defer close(ctrlDone)
-			select {
-			case <-s.elector.elected:
-			case <-ctrlCtx.Done():
-				return
-			}
-			if ctrlCtx.Err() == nil {
-				reconcile(ctrlCtx)
-			}
-		}()
+	if s.store != nil {
+		_ = s.store.Close()
 	}
-	log.Info("flyt serving", "address", ln.Addr().String(), "externalURL", externalURL, "history", history.RedactDSN(dsn), "environments", len(p.Environments), "teams", len(p.Teams))
-	if opts.Ready != nil {
-		opts.Ready(ln.Addr().String())
-	}
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errs:
-	case <-electionStopped:
-		// The election loop only ends by itself when this replica lost the leadership it
-		// had. Stop reconciling at once: another replica may already be at it.
-		runErr = ErrLeadershipLost
-		log.Error("lost the leader lease; stopping so that a fresh start follows the new leader", "lease", s.elector.cfg.Namespace+"/"+s.elector.cfg.Name)
-	}
-	shutdown := opts.ShutdownTimeout
-	if shutdown <= 0 {
-		shutdown = 30 * time.Second
-	}
-	log.Info("shutting down", "shutdownTimeout", shutdown.String())
-	s.setReady(false)
-	// Stop taking work, let running deploys finish within the bound, then cut them off: a
-	// deploy cut off records itself inactive with the cause as its message. A leader that
-	// lost its Lease cuts them off at once: another replica may already be at them.
-	ctrlCancel()
-	if runErr != nil {
-		cutDeploys(fmt.Errorf("flyt shut down before this deploy finished: %w", runErr))
-	}
-	cutoff := time.AfterFunc(shutdown, func() {
-		log.Warn("cutting off the deploys still in flight at the shutdown timeout; they are recorded inactive", "shutdownTimeout", shutdown.String())
-		cutDeploys(fmt.Errorf("flyt shut down before this deploy finished (deploys in flight get %s at shutdown)", shutdown))
-	})
-	defer cutoff.Stop()
-	ctrlStopped := true
-	select {
-	case <-ctrlDone:
-	case <-time.After(shutdown + 15*time.Second):
-		// A cut-off deploy has 10s to record itself; one that has not by now (its history
-		// store hangs) is recorded inactive at the next start.
-		ctrlStopped = false
-		log.Warn("in-flight deploys did not end in time; they are recorded inactive at the next start")
-	}
-	if s.elector != nil {
-		wasLeader := s.elector.leading()
-		electCancel()
-		<-s.elector.stopped
-		// Hand the Lease over at once after a clean stop; otherwise let it expire, so that no
-		// new leader starts while this one's deploys may still be running.
-		if wasLeader && ctrlStopped && runErr == nil {
-			if err := s.elector.release(context.WithoutCancel(ctx)); err != nil {
-				log.Warn("release the leader lease; the next leader waits for it to expire", "error", err)
-			} else {
-				log.Info("released the leader lease")
-			}
-		}
-	}
-	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer shCancel()
-	_ = httpServer.Shutdown(shCtx)
-	cancel()
-	wg.Wait()
-	return runErr
+	s.closeClusters()
 }
 
 // server holds the running parts.
 type server struct {
-	opts     Options
-	log      *slog.Logger
-	watcher  *environments.Watcher
-	store    history.Store
-	cache    *source.Cache
-	ctrl     *flytsync.Controller
-	poller   *source.Poller
-	receiver *webhook.Receiver
-	notifier *webhook.Notifier
+	opts         Options
+	log          *slog.Logger
+	followConfig func(context.Context) // follows a config repository; a no-op without one
+	watcher      *environments.Watcher
+	dataDir      string
+	dsn          string
+	store        history.Store
+	registry     *prometheus.Registry // flyt's own metrics
+	ln           net.Listener
+	externalURL  string
+	httpServer   *http.Server
+	cache        *source.Cache
+	ctrl         *flytsync.Controller
+	poller       *source.Poller
+	receiver     *webhook.Receiver
+	notifier     *webhook.Notifier
+	reporter     *webhook.Reporter
 	// elector is nil without leader election.
 	elector *elector
 

@@ -195,114 +195,145 @@ type pollResult struct {
 // cancellation) and returns nil.
 func (p *Poller) Run(ctx context.Context) error {
 	log := logr.FromContextOrDiscard(ctx)
-	states := map[environments.Repository]*pollState{}
-	done := make(chan pollResult)
-	running := 0
-	teamRunning := map[string]int{} // syncs in flight by team, when PollerOptions.Team is set
+	l := &pollLoop{
+		p:           p,
+		states:      map[environments.Repository]*pollState{},
+		done:        make(chan pollResult),
+		teamRunning: map[string]int{},
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 
 	for {
 		now := p.opts.Now()
-
-		// Follow the configured repositories.
-		current := map[environments.Repository]bool{}
-		for _, r := range p.repos() {
-			r = withDefaults(r)
-			current[r] = true
-			if states[r] == nil {
-				states[r] = &pollState{repo: r, key: normalizeURL(r.URL), due: now}
-			}
-			if p.opts.Team != nil {
-				states[r].team = p.opts.Team(r)
-			}
-		}
-		for r := range states {
-			if !current[r] {
-				delete(states, r)
-			}
-		}
-
-		// Mark refreshed repositories.
-		p.mu.Lock()
-		pending := p.pending
-		p.pending = map[string]bool{}
-		p.mu.Unlock()
-		for _, st := range states {
-			if pending[st.key] {
-				st.refresh = true
-			}
-		}
-
-		// Launch what is due, refreshes and the longest-waiting first.
-		var ready []*pollState
-		failing := 0
-		for _, st := range states {
-			if st.failures > 0 {
-				failing++
-			}
-			if !st.inFlight && (st.refresh || !st.due.After(now)) {
-				ready = append(ready, st)
-			}
-		}
-		p.opts.Metrics.setFailing(failing)
-		slices.SortFunc(ready, func(a, b *pollState) int {
-			if a.refresh != b.refresh {
-				if a.refresh {
-					return -1
-				}
-				return 1
-			}
-			return cmp.Or(a.due.Compare(b.due), strings.Compare(a.repo.URL, b.repo.URL), strings.Compare(a.repo.Branch, b.repo.Branch), strings.Compare(a.repo.Path, b.repo.Path))
-		})
-		for _, st := range ready {
-			if running >= p.opts.Concurrency {
-				break
-			}
-			if p.opts.Team != nil && teamRunning[st.team] >= p.opts.TeamConcurrency {
-				continue // the team holds its share; another team's repository may go
-			}
-			st.inFlight, st.refresh = true, false
-			running++
-			teamRunning[st.team]++
-			wg.Add(1)
-			go p.poll(ctx, &wg, done, *st)
-		}
+		l.follow(now)
+		l.markRefreshed()
+		l.launch(ctx, now, &wg)
 
 		// Sleep until the next repository is due. Ready ones still waiting for a slot are
 		// started when a sync finishes and wakes us through done.
 		var timer <-chan time.Time
-		var next time.Time
-		for _, st := range states {
-			if !st.inFlight && st.due.After(now) && (next.IsZero() || st.due.Before(next)) {
-				next = st.due
-			}
-		}
-		if !next.IsZero() {
+		if next := l.nextDue(now); !next.IsZero() {
 			timer = p.opts.After(next.Sub(now))
 		}
 		select {
 		case <-ctx.Done():
-			log.V(1).Info("poller stopping", "inFlight", running)
+			log.V(1).Info("poller stopping", "inFlight", l.running)
 			return nil
 		case <-p.wake:
 		case <-timer:
-		case res := <-done:
-			running--
-			if teamRunning[res.team]--; teamRunning[res.team] <= 0 {
-				delete(teamRunning, res.team)
-			}
-			st := states[res.repo]
-			if st == nil {
-				continue // removed from the config meanwhile
-			}
-			st.inFlight, st.due = false, res.due
-			if res.failed {
-				st.failures++
-			} else {
-				st.failures, st.lastCommit = 0, res.commit
-			}
+		case res := <-l.done:
+			l.finish(res)
 		}
+	}
+}
+
+// pollLoop is the state of Run's loop; only Run's goroutine touches it.
+type pollLoop struct {
+	p           *Poller
+	states      map[environments.Repository]*pollState
+	done        chan pollResult
+	running     int            // syncs in flight
+	teamRunning map[string]int // syncs in flight by team, when PollerOptions.Team is set
+}
+
+// follow keeps one state per configured repository: new ones are due now, removed ones go.
+func (l *pollLoop) follow(now time.Time) {
+	current := map[environments.Repository]bool{}
+	for _, r := range l.p.repos() {
+		r = withDefaults(r)
+		current[r] = true
+		if l.states[r] == nil {
+			l.states[r] = &pollState{repo: r, key: normalizeURL(r.URL), due: now}
+		}
+		if l.p.opts.Team != nil {
+			l.states[r].team = l.p.opts.Team(r)
+		}
+	}
+	for r := range l.states {
+		if !current[r] {
+			delete(l.states, r)
+		}
+	}
+}
+
+// markRefreshed marks the repositories Refresh named since the last pass.
+func (l *pollLoop) markRefreshed() {
+	l.p.mu.Lock()
+	pending := l.p.pending
+	l.p.pending = map[string]bool{}
+	l.p.mu.Unlock()
+	for _, st := range l.states {
+		if pending[st.key] {
+			st.refresh = true
+		}
+	}
+}
+
+// launch starts what is due, refreshes and the longest-waiting first, within the slots and
+// each team's share of them.
+func (l *pollLoop) launch(ctx context.Context, now time.Time, wg *sync.WaitGroup) {
+	var ready []*pollState
+	failing := 0
+	for _, st := range l.states {
+		if st.failures > 0 {
+			failing++
+		}
+		if !st.inFlight && (st.refresh || !st.due.After(now)) {
+			ready = append(ready, st)
+		}
+	}
+	l.p.opts.Metrics.setFailing(failing)
+	slices.SortFunc(ready, func(a, b *pollState) int {
+		if a.refresh != b.refresh {
+			if a.refresh {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(a.due.Compare(b.due), strings.Compare(a.repo.URL, b.repo.URL), strings.Compare(a.repo.Branch, b.repo.Branch), strings.Compare(a.repo.Path, b.repo.Path))
+	})
+	for _, st := range ready {
+		if l.running >= l.p.opts.Concurrency {
+			break
+		}
+		if l.p.opts.Team != nil && l.teamRunning[st.team] >= l.p.opts.TeamConcurrency {
+			continue // the team holds its share; another team's repository may go
+		}
+		st.inFlight, st.refresh = true, false
+		l.running++
+		l.teamRunning[st.team]++
+		wg.Add(1)
+		go l.p.poll(ctx, wg, l.done, *st)
+	}
+}
+
+// nextDue is when the next repository not in flight is due, or zero when none is waiting.
+func (l *pollLoop) nextDue(now time.Time) time.Time {
+	var next time.Time
+	for _, st := range l.states {
+		if !st.inFlight && st.due.After(now) && (next.IsZero() || st.due.Before(next)) {
+			next = st.due
+		}
+	}
+	return next
+}
+
+// finish takes back a sync's slot and records its outcome.
+func (l *pollLoop) finish(res pollResult) {
+	l.running--
+	if l.teamRunning[res.team]--; l.teamRunning[res.team] <= 0 {
+		delete(l.teamRunning, res.team)
+	}
+	st := l.states[res.repo]
+	if st == nil {
+		return // removed from the config meanwhile
+	}
+	st.inFlight, st.due = false, res.due
+	if res.failed {
+		st.failures++
+	} else {
+		st.failures, st.lastCommit = 0, res.commit
 	}
 }
 
