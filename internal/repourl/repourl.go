@@ -186,13 +186,9 @@ func isLocalPath(s string) bool {
 	return filepath.IsAbs(s) || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../")
 }
 
-// IsLocal reports whether raw names a repository on the local disk: a path (absolute, or
-// relative starting ./ or ../) or a file:// URL. platform.yaml resolves relative ones against
-// its own folder.
-func IsLocal(raw string) bool {
-	s := strings.TrimSpace(raw)
-	return isLocalPath(s) || strings.HasPrefix(s, "file://")
-}
+// IsPath reports whether raw is a path on the local disk rather than a URL: absolute, or
+// relative starting ./ or ../. platform.yaml resolves relative ones against its own folder.
+func IsPath(raw string) bool { return isLocalPath(strings.TrimSpace(raw)) }
 
 // IsSSH reports whether raw is reached over SSH (ssh:// or the scp-like git@host:owner/name),
 // so it authenticates with a key rather than a token.

@@ -218,22 +218,22 @@ func TestOwnerName(t *testing.T) {
 // TestTransport: how a repository is reached decides which credential platform.yaml takes.
 func TestTransport(t *testing.T) {
 	tests := []struct {
-		in         string
-		ssh, local bool
+		in        string
+		ssh, path bool
 	}{
 		{in: "ssh://git@github.com/o/r", ssh: true},
 		{in: "git@github.com:o/r.git", ssh: true},
 		{in: "https://github.com/o/r"},
-		{in: "/srv/git/r", local: true},
-		{in: "./r", local: true},
-		{in: "../r", local: true},
-		{in: "file:///srv/git/r", local: true},
+		{in: "/srv/git/r", path: true},
+		{in: "./r", path: true},
+		{in: "../r", path: true},
+		{in: "file:///srv/git/r"},
 		{in: "r"},
 		{in: "C:/repos/r"},
 	}
 	for _, tt := range tests {
-		if ssh, local := IsSSH(tt.in), IsLocal(tt.in); ssh != tt.ssh || local != tt.local {
-			t.Errorf("IsSSH, IsLocal(%q) = %v, %v; want %v, %v", tt.in, ssh, local, tt.ssh, tt.local)
+		if ssh, path := IsSSH(tt.in), IsPath(tt.in); ssh != tt.ssh || path != tt.path {
+			t.Errorf("IsSSH, IsPath(%q) = %v, %v; want %v, %v", tt.in, ssh, path, tt.ssh, tt.path)
 		}
 	}
 }
