@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/flyt-platform/flyt/internal/redact"
+	"github.com/flyt-platform/flyt/internal/repourl"
 	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
@@ -154,7 +155,7 @@ func (t *Team) setDefaults(dir string) {
 		r.TokenFile = resolvePath(dir, r.TokenFile)
 		r.SSHKeyFile = resolvePath(dir, r.SSHKeyFile)
 		r.KnownHostsFile = resolvePath(dir, r.KnownHostsFile)
-		if isLocalPath(r.URL) && !filepath.IsAbs(r.URL) {
+		if repourl.IsPath(r.URL) && !filepath.IsAbs(r.URL) {
 			r.URL = resolvePath(dir, r.URL)
 		}
 	}
@@ -523,7 +524,7 @@ func (v *validator) teams() {
 		envNames = append(envNames, e.Name)
 	}
 	names := map[string]int{}
-	repoOwner := map[string]int{} // normalised repository URL → team index
+	repoOwner := map[repourl.Key]int{} // repository → team index
 	for i := range p.Teams {
 		t := &p.Teams[i]
 		at := func(field string) string { return fmt.Sprintf("teams[%d]%s", i, field) }
@@ -562,10 +563,11 @@ func (v *validator) teams() {
 	v.namespaceCollisions()
 }
 
-func (v *validator) repository(i, j int, owner map[string]int) {
+func (v *validator) repository(i, j int, owner map[repourl.Key]int) {
 	r := &v.p.Teams[i].Repositories[j]
 	at := func(field string) string { return fmt.Sprintf("teams[%d].repositories[%d]%s", i, j, field) }
-	key, ok := repoKey(r.URL)
+	key, err := repourl.Parse(r.URL)
+	ok := err == nil
 	// shown is the URL as messages quote it: never with its credentials.
 	shown := redact.URL(r.URL)
 	switch {
@@ -591,10 +593,10 @@ func (v *validator) repository(i, j int, owner map[string]int) {
 	if r.KnownHostsFile != "" && r.SSHKeyFile == "" {
 		v.errorf(at(".knownHostsFile"), "knownHostsFile goes with sshKeyFile; set sshKeyFile too, or remove it")
 	}
-	if r.SSHKeyFile != "" && r.TokenFile == "" && ok && !isSSH(r.URL) {
+	if r.SSHKeyFile != "" && r.TokenFile == "" && ok && !repourl.IsSSH(r.URL) {
 		v.errorf(at(".sshKeyFile"), "an SSH key needs an SSH URL (ssh://… or git@host:owner/name), but url is %q", shown)
 	}
-	if r.TokenFile != "" && ok && isSSH(r.URL) {
+	if r.TokenFile != "" && ok && repourl.IsSSH(r.URL) {
 		v.errorf(at(".tokenFile"), "a token needs an https:// URL, but url is %q", shown)
 	}
 	if strings.HasPrefix(r.Path, "/") || slices.Contains(strings.Split(r.Path, "/"), "..") {
@@ -612,7 +614,7 @@ func CredentialsInURL(u string) bool { return redact.HasCredentials(u) }
 // URL with them hidden. The flag spellings (--config-token-file) are the caller's to add.
 func CredentialsMessage(u string) string {
 	shown := redact.URL(u)
-	if isSSH(u) {
+	if repourl.IsSSH(u) {
 		return fmt.Sprintf("%q has credentials in the URL; remove them: an SSH repository authenticates with a key, so put it in a file and name it in sshKeyFile (with knownHostsFile)", shown)
 	}
 	return fmt.Sprintf("%q has credentials in the URL; remove them and put the token in a file named by tokenFile (the user, if the host wants one, in username): the URL is shown in logs, the history and the UI", shown)

@@ -3,10 +3,10 @@ package environments
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/flyt-platform/flyt/internal/repourl"
 )
 
 // ErrHostNotAllowed is wrapped by IngressClass when a host lies outside the environment's
@@ -35,15 +35,15 @@ func (p *Platform) Team(name string) *Team {
 
 // TeamForRepository finds the team a repository belongs to, and that team's entry for it, from
 // any spelling of its address: the clone URL, the SSH URL (ssh:// or git@host:owner/name), a
-// web URL, or just "owner/name" as webhooks name it; case and a ".git" suffix do not matter.
+// web URL, or just "owner/name" as webhooks name it; addresses compare by their repourl.Key,
+// so case and a ".git" suffix do not matter.
 // It returns nils when no team owns the repository. A repository listed twice by one team (for
 // two paths) returns the first entry.
 func (p *Platform) TeamForRepository(repoURL string) (*Team, *Repository) {
-	want, ok := repoKey(repoURL)
+	want, err := repourl.Parse(repoURL)
 	fullName := ""
-	if !ok {
-		fullName, ok = ownerName(repoURL)
-		if !ok {
+	if err != nil {
+		if fullName, err = repourl.ParseFullName(repoURL); err != nil {
 			return nil, nil
 		}
 	}
@@ -51,12 +51,12 @@ func (p *Platform) TeamForRepository(repoURL string) (*Team, *Repository) {
 		t := &p.Teams[i]
 		for j := range t.Repositories {
 			r := &t.Repositories[j]
-			have, ok := repoKey(r.URL)
-			if !ok {
+			have, err := repourl.Parse(r.URL)
+			if err != nil {
 				continue
 			}
 			if fullName != "" {
-				if _, path, found := strings.Cut(have, "/"); found && !strings.HasPrefix(have, "file:") && path == fullName {
+				if n, ok := have.OwnerName(); ok && n == fullName {
 					return t, r
 				}
 				continue
@@ -157,76 +157,4 @@ func (e *Environment) IngressClass(host string) (class string, err error) {
 	}
 	return "", fmt.Errorf("host %q is outside the ingress domains of environment %s; use a host ending in one of: %s: %w",
 		host, e.Name, strings.Join(domains, ", "), ErrHostNotAllowed)
-}
-
-// repoKey is a repository's identity: "host/owner/name" in lower case without user, port or
-// ".git" for remote URLs, "file:" plus the cleaned path for local ones. ok is false for
-// anything that is no repository address.
-func repoKey(raw string) (key string, ok bool) {
-	s := strings.TrimSpace(raw)
-	if s == "" || strings.ContainsAny(s, " \t\n") {
-		return "", false
-	}
-	var host, path string
-	switch {
-	case strings.Contains(s, "://"):
-		u, err := url.Parse(s)
-		if err != nil {
-			return "", false
-		}
-		switch u.Scheme {
-		case "file":
-			if u.Path == "" {
-				return "", false
-			}
-			return "file:" + filepath.Clean(u.Path), true
-		case "https", "http", "ssh", "git":
-		default:
-			return "", false
-		}
-		host, path = u.Hostname(), u.Path
-	case isSCP(s):
-		colon := strings.IndexByte(s, ':')
-		host, path = s[:colon], s[colon+1:]
-		if at := strings.LastIndexByte(host, '@'); at >= 0 {
-			host = host[at+1:]
-		}
-	case isLocalPath(s):
-		return "file:" + filepath.Clean(s), true
-	default:
-		return "", false
-	}
-	path = strings.Trim(path, "/")
-	path = strings.Trim(strings.TrimSuffix(path, ".git"), "/")
-	if host == "" || path == "" {
-		return "", false
-	}
-	return strings.ToLower(host + "/" + path), true
-}
-
-// ownerName reads "owner/name" (a GitHub full name) in lower case without ".git".
-func ownerName(s string) (string, bool) {
-	s = strings.TrimSuffix(strings.Trim(strings.TrimSpace(s), "/"), ".git")
-	owner, name, ok := strings.Cut(s, "/")
-	if !ok || owner == "" || name == "" || strings.ContainsAny(s, ":@ ") || strings.Contains(name, "/") {
-		return "", false
-	}
-	return strings.ToLower(s), true
-}
-
-// isSCP reports the scp-like form [user@]host:path, where a colon comes before any slash.
-func isSCP(s string) bool {
-	colon := strings.IndexByte(s, ':')
-	slash := strings.IndexByte(s, '/')
-	return !strings.Contains(s, "://") && colon > 1 && (slash < 0 || colon < slash)
-}
-
-// isSSH reports whether a repository URL is reached over SSH.
-func isSSH(s string) bool {
-	return strings.HasPrefix(s, "ssh://") || isSCP(s)
-}
-
-// isLocalPath reports a repository on the local disk: an absolute or ./-relative path.
-func isLocalPath(s string) bool {
-	return filepath.IsAbs(s) || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../")
 }

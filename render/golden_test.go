@@ -16,7 +16,7 @@ import (
 	"github.com/flyt-platform/flyt/environments"
 )
 
-var update = flag.Bool("update", false, "rewrite the .golden files of testdata/golden from the current output")
+var update = flag.Bool("update", false, "rewrite the .golden files of testdata/golden and testdata/layouts from the current output")
 
 // goldenCase is one file of testdata/golden: a repository (files), the environments to render
 // it for, and optionally the variables of the revision.
@@ -92,33 +92,46 @@ func TestGolden(t *testing.T) {
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var c goldenCase
-			if err := sigsyaml.UnmarshalStrict(data, &c); err != nil {
-				t.Fatalf("%s: %v", in, err)
-			}
-			got := renderCase(t, &c)
-			if again := renderCase(t, &c); !bytes.Equal(got, again) {
-				t.Errorf("a second render differs (-first +second):\n%s", cmp.Diff(string(got), string(again)))
-			}
-			golden := strings.TrimSuffix(in, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("%s differs (-want +got); got:\n%s\ndiff:\n%s", golden, got, diff)
-			}
+			c := readCase(t, in)
+			checkGolden(t, c, strings.TrimSuffix(in, ".yaml")+".golden", "TestGolden")
 		})
+	}
+}
+
+// readCase reads the golden case in the file in, refusing unknown fields.
+func readCase(t *testing.T, in string) *goldenCase {
+	t.Helper()
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c goldenCase
+	if err := sigsyaml.UnmarshalStrict(data, &c); err != nil {
+		t.Fatalf("%s: %v", in, err)
+	}
+	return &c
+}
+
+// checkGolden renders c twice (the renders must agree) and compares the report with the file
+// golden, or with -update rewrites it; test names the test to run with -update.
+func checkGolden(t *testing.T, c *goldenCase, golden, test string) {
+	t.Helper()
+	got := renderCase(t, c)
+	if again := renderCase(t, c); !bytes.Equal(got, again) {
+		t.Errorf("a second render differs (-first +second):\n%s", cmp.Diff(string(got), string(again)))
+	}
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, test)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got); got:\n%s\ndiff:\n%s", golden, got, diff)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/repourl"
 )
 
 // DefaultBranch is the branch a watched repository follows when the platform config names none,
@@ -109,16 +110,17 @@ func readSecretFile(team, path string) (Secret, error) {
 // compiled is a Config prepared for lookups on the hot path.
 type compiled struct {
 	secrets []Secret
-	// byKey finds watched repositories by host/owner/name.
-	byKey map[repoKey][]WatchedRepo
-	// byPath finds watched repositories by owner/name, for payloads that carry only a full name.
-	byPath map[string][]WatchedRepo
+	// byKey finds watched repositories by their repository key.
+	byKey map[repourl.Key][]WatchedRepo
+	// byName lists the keys of byKey by owner/name, in config order, for matching a payload's
+	// full name.
+	byName map[string][]repourl.Key
 }
 
 func compile(cfg Config) (*compiled, error) {
 	c := &compiled{
-		byKey:  make(map[repoKey][]WatchedRepo),
-		byPath: make(map[string][]WatchedRepo),
+		byKey:  make(map[repourl.Key][]WatchedRepo),
+		byName: make(map[string][]repourl.Key),
 	}
 	for _, s := range cfg.Secrets {
 		if len(s.value) == 0 {
@@ -130,13 +132,15 @@ func compile(cfg Config) (*compiled, error) {
 		if r.Branch == "" {
 			r.Branch = DefaultBranch
 		}
-		k, ok := normalizeRepoURL(r.URL)
-		if !ok {
+		k, err := repourl.Parse(r.URL)
+		if err != nil || k.Local() {
 			// A local path or something unparseable: no webhook can name it; polling covers it.
 			continue
 		}
+		if n, ok := k.OwnerName(); ok && len(c.byKey[k]) == 0 {
+			c.byName[n] = append(c.byName[n], k)
+		}
 		c.byKey[k] = append(c.byKey[k], r)
-		c.byPath[k.path()] = append(c.byPath[k.path()], r)
 	}
 	return c, nil
 }

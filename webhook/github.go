@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/flyt-platform/flyt/internal/redact"
+	"github.com/flyt-platform/flyt/internal/repourl"
 )
 
 // DefaultGitHubAPIURL is github.com's REST API; GitHub Enterprise Server uses https://host/api/v3.
@@ -109,8 +110,8 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 // Handles reports whether repository lives on this GitHub, so that its deploys are reported
 // here. Deploys from other Git hosts are simply not reported.
 func (g *GitHub) Handles(repository string) bool {
-	host, _, ok := splitRepoURL(repository)
-	return ok && g.hosts[strings.ToLower(host)]
+	k, err := repourl.Parse(repository)
+	return err == nil && !k.Local() && g.hosts[k.Host()]
 }
 
 // LogURL is flyt's page for a deploy, linked from every status.
@@ -123,12 +124,8 @@ var ErrNotGitHubRepository = errors.New("repository URL names no GitHub owner/na
 
 // repoPath turns a configured repository URL into "owner/name", escaped for a URL path.
 func repoPath(repository string) (string, error) {
-	_, p, ok := splitRepoURL(repository)
-	if !ok {
-		return "", fmt.Errorf("%q: %w", redact.URL(repository), ErrNotGitHubRepository)
-	}
-	owner, name, _ := strings.Cut(p, "/")
-	if strings.Contains(name, "/") {
+	owner, name, err := repourl.OwnerName(repository)
+	if err != nil {
 		return "", fmt.Errorf("%q: %w", redact.URL(repository), ErrNotGitHubRepository)
 	}
 	return url.PathEscape(owner) + "/" + url.PathEscape(name), nil

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flyt-platform/flyt/internal/redact"
+	"github.com/flyt-platform/flyt/internal/repourl"
 )
 
 // Request headers read by the receiver.
@@ -552,14 +553,14 @@ func ignored(label, reason string) verdict {
 	return verdict{status: http.StatusAccepted, event: label, resp: Response{Outcome: OutcomeIgnored, Reason: reason}, remember: true}
 }
 
-// match finds the watched repositories a payload names. URLs are compared as host/owner/name;
-// a full name (owner/name) is compared on the hosts the payload's URLs name, or on any host
-// when the payload names none.
+// match finds the watched repositories a payload names. URLs are compared by their
+// repository key; a full name (owner/name) is compared on the hosts the payload's URLs name, or
+// on any host when the payload names none.
 func (c *compiled) match(urls []string, fullName string) []WatchedRepo {
-	seen := make(map[repoKey]bool, len(urls)+2)
+	seen := make(map[repourl.Key]bool, len(urls)+2)
 	var hosts []string
 	var out []WatchedRepo
-	add := func(k repoKey) {
+	add := func(k repourl.Key) {
 		if seen[k] {
 			return
 		}
@@ -567,23 +568,25 @@ func (c *compiled) match(urls []string, fullName string) []WatchedRepo {
 		out = append(out, c.byKey[k]...)
 	}
 	for _, u := range urls {
-		if k, ok := normalizeRepoURL(u); ok {
+		if k, err := repourl.Parse(u); err == nil && !k.Local() {
 			add(k)
-			hosts = append(hosts, k.host())
+			hosts = append(hosts, k.Host())
 		}
 	}
-	if fn, ok := normalizeFullName(fullName); ok {
+	fn, err := repourl.ParseFullName(fullName)
+	if err != nil {
+		return out
+	}
+	for _, k := range c.byName[fn] {
 		if len(hosts) == 0 {
-			for _, w := range c.byPath[fn] {
-				k, _ := normalizeRepoURL(w.URL)
-				if !seen[k] {
-					seen[k] = true
-					out = append(out, c.byKey[k]...)
-				}
-			}
+			add(k)
 		}
-		for _, h := range hosts {
-			add(repoKey(h + "/" + fn))
+	}
+	for _, h := range hosts {
+		for _, k := range c.byName[fn] {
+			if k.Host() == h {
+				add(k)
+			}
 		}
 	}
 	return out

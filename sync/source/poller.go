@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/repourl"
 )
 
 // Syncer is what a Poller drives; *Cache is the real one.
@@ -157,12 +157,13 @@ func NewPoller(s Syncer, repos func() []environments.Repository, opts PollerOpti
 	}
 }
 
-// Refresh asks for an immediate sync of every watched repository with this URL (any common
-// spelling: with or without ".git", https or scp-like SSH). It never blocks; refreshes that
-// arrive while one is pending or running are coalesced into one more sync.
+// Refresh asks for an immediate sync of every watched repository with this URL (any spelling
+// of the same repourl.Key: with or without ".git", https or scp-like SSH, any case). It never
+// blocks; refreshes that arrive while one is pending or running are coalesced into one more
+// sync.
 func (p *Poller) Refresh(repoURL string) {
 	p.mu.Lock()
-	p.pending[normalizeURL(repoURL)] = true
+	p.pending[repourl.Normalize(repoURL)] = true
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -173,7 +174,7 @@ func (p *Poller) Refresh(repoURL string) {
 // pollState is the poller's view of one repository. Only Run's goroutine touches it.
 type pollState struct {
 	repo       environments.Repository
-	key        string // normalised URL
+	key        string // repourl.Normalize of the URL
 	due        time.Time
 	failures   int
 	inFlight   bool
@@ -244,7 +245,7 @@ func (l *pollLoop) follow(now time.Time) {
 		r = withDefaults(r)
 		current[r] = true
 		if l.states[r] == nil {
-			l.states[r] = &pollState{repo: r, key: normalizeURL(r.URL), due: now}
+			l.states[r] = &pollState{repo: r, key: repourl.Normalize(r.URL), due: now}
 		}
 		if l.p.opts.Team != nil {
 			l.states[r].team = l.p.opts.Team(r)
@@ -409,31 +410,4 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 		d *= 2
 	}
 	return min(d, hi)
-}
-
-// normalizeURL gives the spellings of one repository's URL one form, "host/path" in lower
-// case without user, port, scheme or ".git", so that a webhook's clone URL finds the
-// configured repository. Local paths are only cleaned.
-func normalizeURL(raw string) string {
-	s := strings.TrimSpace(raw)
-	var host, p string
-	if strings.Contains(s, "://") {
-		u, err := url.Parse(s)
-		if err != nil {
-			return s
-		}
-		if u.Scheme == "file" {
-			return strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/.git")
-		}
-		host, p = u.Hostname(), u.Path
-	} else if colon, slash := strings.IndexByte(s, ':'), strings.IndexByte(s, '/'); colon > 0 && (slash < 0 || colon < slash) {
-		host, p = s[:colon], s[colon+1:]
-		if at := strings.LastIndexByte(host, '@'); at >= 0 {
-			host = host[at+1:]
-		}
-	} else {
-		return strings.TrimRight(s, "/")
-	}
-	p = strings.TrimSuffix(strings.Trim(p, "/"), ".git")
-	return strings.ToLower(host + "/" + strings.Trim(p, "/"))
 }

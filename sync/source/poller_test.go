@@ -404,23 +404,6 @@ func TestJitter(t *testing.T) {
 	}
 }
 
-func TestNormalizeURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://github.com/Team/Apps.git", "github.com/team/apps"},
-		{"https://x-access-token:abc@github.com/team/apps/", "github.com/team/apps"},
-		{"git@github.com:team/apps.git", "github.com/team/apps"},
-		{"ssh://git@github.com:22/team/apps", "github.com/team/apps"},
-		{"http://127.0.0.1:8080/team/apps", "127.0.0.1/team/apps"},
-		{"/srv/git/apps/", "/srv/git/apps"},
-		{"file:///srv/git/apps", "/srv/git/apps"},
-	}
-	for _, tt := range tests {
-		if got := normalizeURL(tt.in); got != tt.want {
-			t.Errorf("normalizeURL(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // Run returns once its context ends, and only after the syncs in flight have finished.
 func TestPollerRunWaitsForInFlightSyncs(t *testing.T) {
 	srv := gittest.NewServer(t)
