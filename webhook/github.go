@@ -290,7 +290,7 @@ func (g *GitHub) postUncounted(ctx context.Context, op, path string, v any) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("build %s request: %w", op, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+string(tok))
+	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
 	req.Header.Set("Content-Type", "application/json")
 	setGitHubHeaders(req)
 	out, _, err := do(ctx, g.client, g.retry, req, op, "POST "+path)

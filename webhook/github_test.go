@@ -26,6 +26,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 const (
@@ -539,7 +541,7 @@ func TestAppToken(t *testing.T) {
 		t.Errorf("bad key: err = %v, want ErrBadPrivateKey", err)
 	}
 	var buf bytes.Buffer
-	slog.New(slog.NewTextHandler(&buf, nil)).Info("auth", "source", src, "token", Token("ghs_installation_1"))
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("auth", "source", src, "token", redact.NewSecret("ghs_installation_1"))
 	if strings.Contains(buf.String(), "ghs_") || strings.Contains(buf.String(), "PRIVATE") {
 		t.Errorf("log shows a credential: %s", buf.String())
 	}
