@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/flyt-platform/flyt/history"
 	"github.com/flyt-platform/flyt/internal/redact"
 )
 
@@ -189,10 +190,10 @@ func (g *GitHub) CreateDeployment(ctx context.Context, ev DeployEvent) (int64, e
 }
 
 type deploymentStatusRequest struct {
-	State          State  `json:"state"`
-	LogURL         string `json:"log_url"`
-	EnvironmentURL string `json:"environment_url,omitempty"`
-	Description    string `json:"description"`
+	State          history.State `json:"state"`
+	LogURL         string        `json:"log_url"`
+	EnvironmentURL string        `json:"environment_url,omitempty"`
+	Description    string        `json:"description"`
 }
 
 // CreateDeploymentStatus records ev's state on the GitHub Deployment deploymentID, linking to
@@ -234,7 +235,7 @@ func (g *GitHub) CreateCommitStatus(ctx context.Context, ev DeployEvent) error {
 		return fmt.Errorf("create GitHub commit status: %w", err)
 	}
 	body := commitStatusRequest{
-		State:       ev.State.commitState(),
+		State:       commitState(ev.State),
 		TargetURL:   g.LogURL(ev.DeployID),
 		Description: truncate(describe(ev), githubDescriptionLimit),
 		Context:     CommitStatusContext(ev.Environment, ev.App),
@@ -249,17 +250,17 @@ func (g *GitHub) CreateCommitStatus(ctx context.Context, ev DeployEvent) error {
 func describe(ev DeployEvent) string {
 	var s string
 	switch ev.State {
-	case StateQueued:
+	case history.StateQueued:
 		s = ev.App + " queued for " + ev.Environment
-	case StateInProgress:
+	case history.StateInProgress:
 		s = "deploying " + ev.App + " to " + ev.Environment
-	case StateSuccess:
+	case history.StateSuccess:
 		s = ev.App + " deployed to " + ev.Environment
-	case StateFailure:
+	case history.StateFailure:
 		s = ev.App + " failed in " + ev.Environment
-	case StateError:
+	case history.StateError:
 		s = "flyt could not deploy " + ev.App + " to " + ev.Environment
-	case StateInactive:
+	case history.StateInactive:
 		s = "deploy of " + ev.App + " to " + ev.Environment + " was lost"
 	default:
 		s = ev.App + " in " + ev.Environment + ": " + string(ev.State)

@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flyt-platform/flyt/history"
 	"github.com/flyt-platform/flyt/internal/redact"
 )
 
@@ -146,7 +147,7 @@ func newTestGitHub(t *testing.T, api *fakeGitHub, m *Metrics, mutate ...func(*Gi
 	return g
 }
 
-func testEvent(state State) DeployEvent {
+func testEvent(state history.State) DeployEvent {
 	return DeployEvent{
 		DeployID:    42,
 		App:         "hello",
@@ -187,14 +188,14 @@ func TestReporterDeploySequence(t *testing.T) {
 	})
 	startReporter(t, r)
 
-	success := testEvent(StateSuccess)
+	success := testEvent(history.StateSuccess)
 	success.Production = true
 	success.EnvironmentURL = "https://hello.dev.example"
-	for _, ev := range []DeployEvent{testEvent(StateQueued), testEvent(StateInProgress), success} {
+	for _, ev := range []DeployEvent{testEvent(history.StateQueued), testEvent(history.StateInProgress), success} {
 		r.Report(ev)
 	}
 	// A second deploy of the same app gets its own GitHub Deployment.
-	next := testEvent(StateQueued)
+	next := testEvent(history.StateQueued)
 	next.DeployID = 43
 	r.Report(next)
 
@@ -350,7 +351,7 @@ func TestGitHubRetries(t *testing.T) {
 				retry.MaxRetries = tt.retry.MaxRetries
 			}
 			g := newTestGitHub(t, api, nil, func(o *GitHubOptions) { o.Retry = retry })
-			_, err := g.CreateDeployment(t.Context(), testEvent(StateQueued))
+			_, err := g.CreateDeployment(t.Context(), testEvent(history.StateQueued))
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("create deployment: %v", err)
 			}
@@ -390,7 +391,7 @@ func TestReporterGitHubDown(t *testing.T) {
 		OnGiveUp: func(_ DeployEvent, err error) { gaveUp <- err },
 	})
 	// Report before the worker runs: it must not wait for it.
-	for _, s := range []State{StateQueued, StateInProgress, StateSuccess} {
+	for _, s := range []history.State{history.StateQueued, history.StateInProgress, history.StateSuccess} {
 		r.Report(testEvent(s))
 	}
 	startReporter(t, r)
@@ -440,12 +441,12 @@ func TestReporterQueueDropsOldest(t *testing.T) {
 		},
 	})
 	startReporter(t, r)
-	first := testEvent(StateQueued)
+	first := testEvent(history.StateQueued)
 	first.DeployID = 1
 	r.Report(first)
 	api.wait(t, 1) // the worker is now stuck in the first call
 	for id := int64(2); id <= 5; id++ {
-		ev := testEvent(StateQueued)
+		ev := testEvent(history.StateQueued)
 		ev.DeployID = id
 		r.Report(ev) // never blocks, whatever GitHub does
 	}
@@ -512,7 +513,7 @@ func TestAppToken(t *testing.T) {
 
 	var auths []string
 	deploy := func() {
-		if _, err := g.CreateDeployment(t.Context(), testEvent(StateQueued)); err != nil {
+		if _, err := g.CreateDeployment(t.Context(), testEvent(history.StateQueued)); err != nil {
 			t.Fatalf("create deployment: %v", err)
 		}
 		for _, c := range api.wait(t, api.count()-len(auths)) {
@@ -635,10 +636,10 @@ func TestReporterSkipsRepositoriesElsewhere(t *testing.T) {
 		OnGiveUp: func(_ DeployEvent, err error) { gaveUp <- err },
 	})
 	startReporter(t, r)
-	elsewhere := testEvent(StateQueued)
+	elsewhere := testEvent(history.StateQueued)
 	elsewhere.Repository = "https://gitlab.example/team/app.git"
 	r.Report(elsewhere)
-	r.Report(testEvent(StateQueued))
+	r.Report(testEvent(history.StateQueued))
 	// The GitHub repository's deploy is the first call GitHub sees.
 	if c := api.wait(t, 1)[0]; c.Path != "/repos/Codertocat/Hello-World/deployments" {
 		t.Errorf("first call %s %s, want the Hello-World deployment", c.Method, c.Path)

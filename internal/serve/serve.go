@@ -518,7 +518,7 @@ func deployEvent(d history.Deploy, p *environments.Platform) webhook.DeployEvent
 		t = time.Now()
 	}
 	return webhook.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: redact.URL(d.Repository),
-		Commit: d.Commit, State: webhook.State(d.State), Message: d.Message, Production: production, Time: t}
+		Commit: d.Commit, State: d.State, Message: d.Message, Production: production, Time: t}
 }
 
 func firstNonEmpty(ss ...string) string {
