@@ -30,6 +30,7 @@ import (
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
 	"github.com/flyt-platform/flyt/internal/redact"
+	"github.com/flyt-platform/flyt/report"
 	flytsync "github.com/flyt-platform/flyt/sync"
 	"github.com/flyt-platform/flyt/sync/source"
 	"github.com/flyt-platform/flyt/webhook"
@@ -138,6 +139,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("register webhook metrics: %w", err)
 	}
+	reportMetrics, err := report.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register report metrics: %w", err)
+	}
 	if opts.metricsRegistered != nil {
 		opts.metricsRegistered(reg)
 	}
@@ -155,19 +160,19 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	// Outbound reporting.
-	s.notifier = webhook.NewNotifier(webhook.NotifierOptions{Targets: webhook.NotifyTargets(p), ExternalURL: externalURL, Metrics: hookMetrics})
-	var gh *webhook.GitHub
-	if tokens, err := webhook.TokenSourceFromPlatform(p.Server.GitHub, webhook.AppTokenOptions{}); err == nil {
-		gh, err = webhook.NewGitHub(webhook.GitHubOptions{APIURL: p.Server.GitHub.APIURL, Token: tokens, ExternalURL: externalURL,
-			CommitStatuses: p.Server.GitHub.CommitStatuses, Metrics: hookMetrics})
+	s.notifier = report.NewNotifier(report.NotifierOptions{Targets: report.NotifyTargets(p), ExternalURL: externalURL, Metrics: reportMetrics})
+	var gh *report.GitHub
+	if tokens, err := report.TokenSourceFromPlatform(p.Server.GitHub, report.AppTokenOptions{}); err == nil {
+		gh, err = report.NewGitHub(report.GitHubOptions{APIURL: p.Server.GitHub.APIURL, Token: tokens, ExternalURL: externalURL,
+			CommitStatuses: p.Server.GitHub.CommitStatuses, Metrics: reportMetrics})
 		if err != nil {
 			return fmt.Errorf("github reporting: %w", err)
 		}
-	} else if !errors.Is(err, webhook.ErrNoGitHubAuth) {
+	} else if !errors.Is(err, report.ErrNoGitHubAuth) {
 		return fmt.Errorf("github auth: %w", err)
 	}
-	reporter := webhook.NewReporter(webhook.ReporterOptions{GitHub: gh, Notifier: s.notifier, Log: log, Metrics: hookMetrics,
-		OnGiveUp: func(ev webhook.DeployEvent, err error) {
+	reporter := report.NewReporter(report.ReporterOptions{GitHub: gh, Notifier: s.notifier, Log: log, Metrics: reportMetrics,
+		OnGiveUp: func(ev report.DeployEvent, err error) {
 			log.Warn("gave up reporting a deploy", "deploy", ev.DeployID, "app", ev.App, "team", ev.Team, "environment", ev.Environment, "state", ev.State, "error", err)
 		}})
 
@@ -356,7 +361,7 @@ type server struct {
 	ctrl     *flytsync.Controller
 	poller   *source.Poller
 	receiver *webhook.Receiver
-	notifier *webhook.Notifier
+	notifier *report.Notifier
 	// elector is nil without leader election.
 	elector *elector
 
@@ -482,7 +487,7 @@ func (s *server) configChanged(p *environments.Platform) {
 	} else if err := s.receiver.SetConfig(cfg); err != nil {
 		s.log.Error("apply reloaded webhook config", "error", err)
 	}
-	s.notifier.SetTargets(webhook.NotifyTargets(p))
+	s.notifier.SetTargets(report.NotifyTargets(p))
 	s.log.Info("platform config reloaded", "environments", len(p.Environments), "teams", len(p.Teams))
 	s.poller.Refresh("") // pick up new repositories at once
 }
@@ -511,13 +516,13 @@ func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // deployEvent turns a deploy state change into what the outbound reporter sends.
-func deployEvent(d history.Deploy, p *environments.Platform) webhook.DeployEvent {
+func deployEvent(d history.Deploy, p *environments.Platform) report.DeployEvent {
 	production := len(p.Environments) > 0 && p.Environments[len(p.Environments)-1].Name == d.Environment
 	t := d.FinishedAt
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return webhook.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: redact.URL(d.Repository),
+	return report.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: redact.URL(d.Repository),
 		Commit: d.Commit, State: d.State, Message: d.Message, Production: production, Time: t}
 }
 

@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"context"
@@ -44,7 +44,7 @@ type Notifier struct {
 // NewNotifier builds a Notifier from opts.
 func NewNotifier(opts NotifierOptions) *Notifier {
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	opts.Retry = opts.Retry.withDefaults()
 	n := &Notifier{

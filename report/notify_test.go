@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"encoding/json"
@@ -106,10 +106,10 @@ func TestReporterNotifiesFinishedDeploys(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the refused notification was not given up on")
 	}
-	if got := counterValue(t, m.Notifications.WithLabelValues("success")); got != 1 {
+	if got := counterValue(m.Notifications.WithLabelValues("success")); got != 1 {
 		t.Errorf("notifications success = %v, want 1", got)
 	}
-	if got := counterValue(t, m.Notifications.WithLabelValues("rejected")); got != 1 {
+	if got := counterValue(m.Notifications.WithLabelValues("rejected")); got != 1 {
 		t.Errorf("notifications rejected = %v, want 1", got)
 	}
 }

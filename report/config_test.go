@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"crypto/rand"

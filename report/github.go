@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/clip"
 	"github.com/flyt-platform/flyt/internal/redact"
 )
 
@@ -78,7 +79,7 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 		opts.APIURL = DefaultGitHubAPIURL
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	opts.Retry = opts.Retry.withDefaults()
 	if len(opts.Hosts) == 0 {
@@ -168,7 +169,7 @@ func (g *GitHub) CreateDeployment(ctx context.Context, ev DeployEvent) (int64, e
 		AutoMerge:             false,
 		RequiredContexts:      []string{},
 		Environment:           ev.Environment,
-		Description:           truncate(fmt.Sprintf("flyt deploy of %s to %s", ev.App, ev.Environment), githubDescriptionLimit),
+		Description:           clip.Text(fmt.Sprintf("flyt deploy of %s to %s", ev.App, ev.Environment), githubDescriptionLimit),
 		Payload:               deploymentPayload{DeployID: ev.DeployID, App: ev.App, Team: ev.Team},
 		TransientEnvironment:  false,
 		ProductionEnvironment: ev.Production,
@@ -207,7 +208,7 @@ func (g *GitHub) CreateDeploymentStatus(ctx context.Context, deploymentID int64,
 		State:          ev.State,
 		LogURL:         g.LogURL(ev.DeployID),
 		EnvironmentURL: ev.EnvironmentURL,
-		Description:    truncate(describe(ev), githubDescriptionLimit),
+		Description:    clip.Text(describe(ev), githubDescriptionLimit),
 	}
 	path := "/repos/" + rp + "/deployments/" + strconv.FormatInt(deploymentID, 10) + "/statuses"
 	if _, err := g.post(ctx, opDeploymentStatus, path, body); err != nil {
@@ -237,7 +238,7 @@ func (g *GitHub) CreateCommitStatus(ctx context.Context, ev DeployEvent) error {
 	body := commitStatusRequest{
 		State:       commitState(ev.State),
 		TargetURL:   g.LogURL(ev.DeployID),
-		Description: truncate(describe(ev), githubDescriptionLimit),
+		Description: clip.Text(describe(ev), githubDescriptionLimit),
 		Context:     CommitStatusContext(ev.Environment, ev.App),
 	}
 	if _, err := g.post(ctx, opCommitStatus, "/repos/"+rp+"/statuses/"+url.PathEscape(ev.Commit), body); err != nil {

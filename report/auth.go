@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"bytes"
@@ -112,7 +112,7 @@ func NewAppToken(opts AppTokenOptions) (*AppToken, error) {
 		opts.APIURL = DefaultGitHubAPIURL
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"bytes"
@@ -237,7 +237,7 @@ func TestReporterDeploySequence(t *testing.T) {
 	if len(gaveUp) != 0 {
 		t.Errorf("gave up: %v", gaveUp)
 	}
-	if got := counterValue(t, m.GitHubRequests.WithLabelValues(opCreateDeployment, "success")); got != 2 {
+	if got := counterValue(m.GitHubRequests.WithLabelValues(opCreateDeployment, "success")); got != 2 {
 		t.Errorf("create_deployment success = %v, want 2", got)
 	}
 }
@@ -382,12 +382,12 @@ func TestReporterGitHubDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs syncBuffer
 	gaveUp := make(chan error, 10)
 	r := NewReporter(ReporterOptions{
 		GitHub:   newTestGitHub(t, api, m, func(o *GitHubOptions) { o.Retry.MaxElapsed = 200 * time.Millisecond }),
 		Metrics:  m,
-		Log:      slog.New(slog.NewTextHandler(&lockedWriter{w: &logs}, nil)),
+		Log:      slog.New(slog.NewTextHandler(&logs, nil)),
 		OnGiveUp: func(_ DeployEvent, err error) { gaveUp <- err },
 	})
 	// Report before the worker runs: it must not wait for it.
@@ -405,7 +405,7 @@ func TestReporterGitHubDown(t *testing.T) {
 			t.Fatalf("OnGiveUp called %d times, want 3", i)
 		}
 	}
-	if got := counterValue(t, m.GitHubRequests.WithLabelValues(opCreateDeployment, "gave_up")); got != 3 {
+	if got := counterValue(m.GitHubRequests.WithLabelValues(opCreateDeployment, "gave_up")); got != 3 {
 		t.Errorf("create_deployment gave_up = %v, want 3", got)
 	}
 	if strings.Contains(logs.String(), testToken) {
@@ -476,7 +476,7 @@ func TestReporterQueueDropsOldest(t *testing.T) {
 	if diff := cmp.Diff(want, paths); diff != "" {
 		t.Errorf("calls after the release (-want +got):\n%s", diff)
 	}
-	if got := counterValue(t, m.ReportsDropped); got != 2 {
+	if got := counterValue(m.ReportsDropped); got != 2 {
 		t.Errorf("flyt_reports_dropped_total = %v, want 2", got)
 	}
 }
@@ -487,7 +487,7 @@ func TestAppToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
+	clock := newClock(time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC))
 
 	api := newFakeGitHub(t)
 	var issued int
