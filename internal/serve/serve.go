@@ -210,7 +210,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	apiServer := api.NewServer(api.Options{Store: store, Operator: s.ctrl, Platform: watcher.Current, Log: log, ExternalURL: externalURL})
+	apiServer := api.NewServer(api.Options{Store: store, Operator: operator{s.ctrl}, Platform: watcher.Current, Log: log, ExternalURL: externalURL})
 	mux := http.NewServeMux()
 	mux.Handle("/webhook/", s.receiver)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{ctrlmetrics.Registry, reg}, promhttp.HandlerOpts{}))
