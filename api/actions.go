@@ -3,8 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 // operator returns the Operator, or answers 503 and returns nil on a replica without one.
@@ -31,7 +29,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) {
 	if op == nil {
 		return
 	}
-	var req flytsync.PromoteRequest
+	var req PromoteRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -55,7 +53,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
 	if op == nil {
 		return
 	}
-	var req flytsync.RollbackRequest
+	var req RollbackRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -117,10 +115,10 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) {
 		Message: "deploy queued; follow it with flyt history --app " + req.App + " --env " + req.Environment})
 }
 
-// knownEnv fails with sync.ErrUnknownEnvironment when the platform config has no env.
+// knownEnv fails with ErrUnknownEnvironment when the platform config has no env.
 func (s *Server) knownEnv(env string) error {
 	if p := s.opts.Platform(); p != nil && p.Environment(env) == nil {
-		return fmt.Errorf("environment %q: %w", env, flytsync.ErrUnknownEnvironment)
+		return fmt.Errorf("environment %q: %w", env, ErrUnknownEnvironment)
 	}
 	return nil
 }

@@ -12,14 +12,13 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 func TestQueries(t *testing.T) {
 	f := seed(t)
 	op := newFakeOperator()
 	f.freeze(t, "prod", "julebord")
-	op.held = []flytsync.Held{{Key: flytsync.Key{App: "dp-behandling", Environment: "prod"}, Commit: sha('b'), Trigger: "auto-promotion", Reason: "the environment is frozen"}}
+	op.held = []Held{{Key: Key{App: "dp-behandling", Environment: "prod"}, Commit: sha('b'), Trigger: "auto-promotion", Reason: "the environment is frozen"}}
 	srv := serve(t, Options{Store: f.store, Operator: op})
 	id := f.ids
 
@@ -159,7 +158,7 @@ func TestQueries(t *testing.T) {
 		}},
 		{"unknown app status", "/api/v1/apps/nobody/status", 404, errorNames("nobody")},
 		{"held", "/api/v1/held", 200, func(t *testing.T, b []byte) {
-			if diff := cmp.Diff(op.held, decodeJSON[[]flytsync.Held](t, b)); diff != "" {
+			if diff := cmp.Diff(op.held, decodeJSON[[]Held](t, b)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		}},
@@ -222,7 +221,7 @@ func TestActions(t *testing.T) {
 		{name: "promote", method: "POST", path: "/api/v1/promote", body: `{"app":"dp-behandling","to":"prod","revision":"bbbbbbb","force":true,"reason":"hotfix"}`,
 			user: "alice", status: 201, want: `"commit": "` + sha('b'),
 			check: func(t *testing.T, op *fakeOperator) {
-				want := []flytsync.PromoteRequest{{App: "dp-behandling", To: "prod", Revision: "bbbbbbb", Force: true, By: "alice", Reason: "hotfix"}}
+				want := []PromoteRequest{{App: "dp-behandling", To: "prod", Revision: "bbbbbbb", Force: true, By: "alice", Reason: "hotfix"}}
 				if diff := cmp.Diff(want, op.promotes); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)
 				}
@@ -237,9 +236,9 @@ func TestActions(t *testing.T) {
 			status: 409, want: `"reason": "NotSoaked"`, check: func(t *testing.T, _ *fakeOperator) {}},
 		{name: "promote to a branch-fed environment", err: fmt.Errorf("promote x to dev: %w", environments.ErrNotPromotable), method: "POST", path: "/api/v1/promote",
 			body: `{"app":"dp-behandling","to":"dev"}`, status: 409, want: "not fed by promotion"},
-		{name: "promote an unknown app", err: fmt.Errorf("promote x: %w", flytsync.ErrUnknownApp), method: "POST", path: "/api/v1/promote",
+		{name: "promote an unknown app", err: fmt.Errorf("promote x: %w", ErrUnknownApp), method: "POST", path: "/api/v1/promote",
 			body: `{"app":"x","to":"prod"}`, status: 404, want: "no watched repository"},
-		{name: "promote to an unknown environment", err: fmt.Errorf("promote x: %w", flytsync.ErrUnknownEnvironment), method: "POST", path: "/api/v1/promote",
+		{name: "promote to an unknown environment", err: fmt.Errorf("promote x: %w", ErrUnknownEnvironment), method: "POST", path: "/api/v1/promote",
 			body: `{"app":"x","to":"staging"}`, status: 404, want: "no such environment"},
 		{name: "promote without target", method: "POST", path: "/api/v1/promote", body: `{"app":"dp-behandling"}`, status: 400, want: "field to is required",
 			check: func(t *testing.T, op *fakeOperator) {
@@ -253,12 +252,12 @@ func TestActions(t *testing.T) {
 			status: 500, want: "internal error", check: func(t *testing.T, _ *fakeOperator) {}},
 		{name: "rollback", method: "POST", path: "/api/v1/rollback", body: `{"app":"dp-behandling","environment":"dev","to":"3","reason":"crash loop"}`,
 			user: "ola", status: 201, want: `"id": 7`, check: func(t *testing.T, op *fakeOperator) {
-				want := []flytsync.RollbackRequest{{App: "dp-behandling", Environment: "dev", To: "3", By: "ola", Reason: "crash loop"}}
+				want := []RollbackRequest{{App: "dp-behandling", Environment: "dev", To: "3", By: "ola", Reason: "crash loop"}}
 				if diff := cmp.Diff(want, op.rolls); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)
 				}
 			}},
-		{name: "rollback with nothing to go back to", err: fmt.Errorf("rollback: %w", flytsync.ErrNoRollbackTarget), method: "POST", path: "/api/v1/rollback",
+		{name: "rollback with nothing to go back to", err: fmt.Errorf("rollback: %w", ErrNoRollbackTarget), method: "POST", path: "/api/v1/rollback",
 			body: `{"app":"dp-behandling","environment":"dev"}`, status: 409, want: "no earlier successful revision"},
 		{name: "rollback without environment", method: "POST", path: "/api/v1/rollback", body: `{"app":"dp-behandling"}`, status: 400, want: "field environment is required"},
 		{name: "deploy", method: "POST", path: "/api/v1/deploy", body: `{"app":"dp-behandling","environment":"dev","reason":"config changed"}`,
@@ -268,7 +267,7 @@ func TestActions(t *testing.T) {
 				}
 			}},
 		{name: "deploy to an unknown environment", method: "POST", path: "/api/v1/deploy", body: `{"app":"dp-behandling","environment":"staging"}`, status: 404, want: "staging"},
-		{name: "deploy of an unknown app", err: fmt.Errorf("redeploy: %w", flytsync.ErrUnknownApp), method: "POST", path: "/api/v1/deploy",
+		{name: "deploy of an unknown app", err: fmt.Errorf("redeploy: %w", ErrUnknownApp), method: "POST", path: "/api/v1/deploy",
 			body: `{"app":"x","environment":"dev"}`, status: 404, want: "no watched repository"},
 		{name: "freeze", method: "POST", path: "/api/v1/environments/prod/freeze", body: `{"reason":"julebord"}`, user: "alice", status: 200, want: `"frozen": true`,
 			check: func(t *testing.T, op *fakeOperator) {

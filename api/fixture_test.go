@@ -15,7 +15,6 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 // now is the fixed clock of every test.
@@ -143,19 +142,19 @@ type fakeOperator struct {
 	result *history.DesiredRevision
 
 	mu       gosync.Mutex
-	promotes []flytsync.PromoteRequest
-	rolls    []flytsync.RollbackRequest
+	promotes []PromoteRequest
+	rolls    []RollbackRequest
 	redeploy []string
 	frozen   map[string]string
 	freezes  []string // the Freeze and Unfreeze calls
-	held     []flytsync.Held
+	held     []Held
 }
 
 var _ Operator = (*fakeOperator)(nil)
 
 func newFakeOperator() *fakeOperator { return &fakeOperator{frozen: map[string]string{}} }
 
-func (o *fakeOperator) Promote(_ context.Context, r flytsync.PromoteRequest) (*history.DesiredRevision, error) {
+func (o *fakeOperator) Promote(_ context.Context, r PromoteRequest) (*history.DesiredRevision, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.promotes = append(o.promotes, r)
@@ -165,7 +164,7 @@ func (o *fakeOperator) Promote(_ context.Context, r flytsync.PromoteRequest) (*h
 	return o.result, nil
 }
 
-func (o *fakeOperator) Rollback(_ context.Context, r flytsync.RollbackRequest) (*history.DesiredRevision, error) {
+func (o *fakeOperator) Rollback(_ context.Context, r RollbackRequest) (*history.DesiredRevision, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.rolls = append(o.rolls, r)
@@ -214,10 +213,10 @@ func (o *fakeOperator) Frozen() map[string]string {
 	return out
 }
 
-func (o *fakeOperator) Held() []flytsync.Held {
+func (o *fakeOperator) Held() []Held {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return append([]flytsync.Held(nil), o.held...)
+	return append([]Held(nil), o.held...)
 }
 
 // serve starts the API on a real listener.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 // triggers are the valid values of the trigger filter.
@@ -185,7 +184,7 @@ func (s *Server) dora(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) held(w http.ResponseWriter, _ *http.Request) {
-	h := []flytsync.Held{}
+	h := []Held{}
 	if s.opts.Operator != nil {
 		h = append(h, s.opts.Operator.Held()...)
 	}
@@ -216,7 +215,7 @@ type EnvStatus struct {
 	// InSync is true when Running is ShouldRun.
 	InSync bool `json:"inSync"`
 	// Held is automatic work waiting for this app here, and why.
-	Held *flytsync.Held `json:"held,omitempty"`
+	Held *Held `json:"held,omitempty"`
 	// Frozen is set while an operator froze the environment; FrozenReason is what they gave.
 	Frozen       bool   `json:"frozen,omitempty"`
 	FrozenReason string `json:"frozenReason,omitempty"`
@@ -296,7 +295,7 @@ func (s *Server) buildAppStatus(r *http.Request, app string) (*AppStatus, error)
 			continue
 		}
 		es.InSync = es.Running != nil && es.Running.Commit == es.ShouldRun
-		if h, ok := held[flytsync.Key{App: app, Environment: name}]; ok {
+		if h, ok := held[Key{App: app, Environment: name}]; ok {
 			es.Held = &h
 			why += "; held: " + h.Reason
 		}
@@ -376,8 +375,8 @@ func (s *Server) frozen(ctx context.Context) (map[string]history.Freeze, error) 
 	return out, nil
 }
 
-func (s *Server) heldByKey() map[flytsync.Key]flytsync.Held {
-	out := map[flytsync.Key]flytsync.Held{}
+func (s *Server) heldByKey() map[Key]Held {
+	out := map[Key]Held{}
 	if s.opts.Operator == nil {
 		return out
 	}

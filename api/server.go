@@ -12,7 +12,6 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 // UserHeader is the request header that names who asks for an operator action. See the
@@ -22,14 +21,17 @@ const UserHeader = "X-Flyt-User"
 // Anonymous is the name recorded when a request carries no UserHeader.
 const Anonymous = "anonymous"
 
-// Operator is what the API needs from the controller to act on operators' behalf. It is
-// implemented by *sync.Controller; only the replica that reconciles has one.
+// Operator is what the API needs from the controller to act on operators' behalf, in the
+// API's own types. internal/serve adapts *sync.Controller to it; only the replica that
+// reconciles has one. Its errors wrap ErrUnknownEnvironment, ErrUnknownApp,
+// ErrNoRollbackTarget, an *environments.RefusedError or history's errors to be answered with
+// their status; anything else is an internal error.
 type Operator interface {
 	// Promote records a new desired revision for an environment fed by promotion, or
 	// refuses with an *environments.RefusedError.
-	Promote(ctx context.Context, r flytsync.PromoteRequest) (*history.DesiredRevision, error)
+	Promote(ctx context.Context, r PromoteRequest) (*history.DesiredRevision, error)
 	// Rollback brings an environment back to an earlier successful revision.
-	Rollback(ctx context.Context, r flytsync.RollbackRequest) (*history.DesiredRevision, error)
+	Rollback(ctx context.Context, r RollbackRequest) (*history.DesiredRevision, error)
 	// Redeploy queues a deploy of the revision an app should run in env.
 	Redeploy(app, env, by, reason string) error
 	// Freeze holds automatic deploys to env until Unfreeze, recording who froze it and why
@@ -39,10 +41,8 @@ type Operator interface {
 	// Unfreeze lifts a freeze, recording who lifted it, and releases what it held.
 	Unfreeze(ctx context.Context, env, by string) error
 	// Held lists automatic work waiting for a window, an unfreeze or an operator.
-	Held() []flytsync.Held
+	Held() []Held
 }
-
-var _ Operator = (*flytsync.Controller)(nil)
 
 // Options configure a Server.
 type Options struct {
@@ -208,11 +208,11 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, environments.ErrRefused),
 		errors.Is(err, environments.ErrNotPromotable),
-		errors.Is(err, flytsync.ErrNoRollbackTarget):
+		errors.Is(err, ErrNoRollbackTarget):
 		return http.StatusConflict
 	case errors.Is(err, history.ErrNotFound),
-		errors.Is(err, flytsync.ErrUnknownApp),
-		errors.Is(err, flytsync.ErrUnknownEnvironment):
+		errors.Is(err, ErrUnknownApp),
+		errors.Is(err, ErrUnknownEnvironment):
 		return http.StatusNotFound
 	case errors.Is(err, history.ErrInvalid), errors.Is(err, errBadRequest):
 		return http.StatusBadRequest

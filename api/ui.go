@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 //go:embed ui/templates/*.html ui/static/*
@@ -108,7 +107,7 @@ type matrixCell struct {
 	Running *history.Deploy
 	Latest  *history.Deploy
 	// Held is automatic work waiting here (for a window, an unfreeze or an operator).
-	Held *flytsync.Held
+	Held *Held
 }
 
 // matrixRow is one app of the matrix.
@@ -180,7 +179,7 @@ func (s *Server) matrixPage(w http.ResponseWriter, r *http.Request) {
 		}
 		i := slices.Index(names, c.Environment)
 		cell := &matrixCell{Env: c.Environment, Running: c.LastSuccess, Latest: c.Latest}
-		if h, ok := held[flytsync.Key{App: c.App, Environment: c.Environment}]; ok {
+		if h, ok := held[Key{App: c.App, Environment: c.Environment}]; ok {
 			cell.Held = &h
 		}
 		row.Cells[i] = cell

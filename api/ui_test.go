@@ -6,15 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 func TestUIPages(t *testing.T) {
 	f := seed(t)
 	op := newFakeOperator()
 	f.freeze(t, "prod", "julebord")
-	op.held = []flytsync.Held{{Key: flytsync.Key{App: "dp-behandling", Environment: "prod"}, Commit: sha('b'), Trigger: "auto-promotion", Reason: "the environment is frozen: julebord"}}
+	op.held = []Held{{Key: Key{App: "dp-behandling", Environment: "prod"}, Commit: sha('b'), Trigger: "auto-promotion", Reason: "the environment is frozen: julebord"}}
 	srv := serve(t, Options{Store: f.store, Operator: op})
 	tests := []struct {
 		name   string

@@ -1,6 +1,7 @@
-// Package webhook is flyt's edge to GitHub and other CI systems: it verifies and filters inbound
-// push webhooks and enqueues the repositories they concern (it never applies anything), and it
-// reports deploys outward as GitHub Deployment statuses and notification webhooks.
+// Package webhook is flyt's inbound edge from GitHub and other CI systems: it verifies and
+// filters push webhooks, deduplicates their deliveries and enqueues the repositories they
+// concern (it never applies anything). Its Config, built from the platform config, holds the
+// secrets and the watched repositories it matches payloads against.
 //
 // # Inbound
 //
@@ -44,27 +45,11 @@
 // The server serving a Receiver should set ReadHeaderTimeout and ReadTimeout, so that slow
 // clients cannot hold connections.
 //
-// # Outbound
-//
-// A Reporter takes DeployEvents from sync and never blocks it: Report queues (dropping the
-// oldest event when the bounded queue is full) and one worker sends, in order, a GitHub
-// Deployment per deploy, a Deployment status per state change (log_url pointing at the
-// deploy's page in flyt), optionally a commit status "flyt/{environment}/{app}", and, when a
-// deploy has finished, a Slack-compatible message to each of the team's notification URLs.
-// Calls go through go-retryablehttp: 5xx answers and connection errors are retried with
-// exponential backoff, rate limits (429, or 403 with X-RateLimit-Remaining: 0 or Retry-After)
-// wait as GitHub says, and every call is bounded in time. When flyt gives up on an event it
-// tells OnGiveUp, so the deploy's history can say so; the deploy's own outcome is untouched.
-//
-// GitHub is reached with a token file (StaticToken) or as a GitHub App installation
-// (AppToken: an RS256 JWT exchanged for an installation token, cached and refreshed five
-// minutes before it expires). Secrets, tokens, private keys and notification URLs (which are
-// credentials themselves) never appear in logs or errors: their types print as REDACTED, and
-// errors name only the API path or the notification host.
+// Reporting deploys back out (GitHub Deployments and statuses, notifications) is package
+// report's; the two share nothing but the platform config.
 //
 // # Metrics
 //
-// NewMetrics registers flyt_webhook_requests_total{event,outcome},
-// flyt_github_requests_total{operation,result}, flyt_notifications_total{result} and
-// flyt_reports_dropped_total; their labels are documented on Metrics.
+// NewMetrics registers flyt_webhook_requests_total{event,outcome}; its labels are documented
+// on Metrics.
 package webhook

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flyt-platform/flyt/internal/clip"
 	"github.com/flyt-platform/flyt/internal/redact"
 	"github.com/flyt-platform/flyt/internal/repourl"
 )
@@ -125,7 +126,7 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 		opts.Log = slog.Default()
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -601,20 +602,4 @@ func isHexSHA(s string) bool {
 }
 
 // truncate shortens s to at most n runes, marking a cut with "…".
-func truncate(s string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	i := 0
-	for pos := range s {
-		if i == n-1 {
-			rest := s[pos:]
-			if len([]rune(rest)) <= 1 {
-				return s
-			}
-			return s[:pos] + "…"
-		}
-		i++
-	}
-	return s
-}
+func truncate(s string, n int) string { return clip.Text(s, n) }

@@ -20,7 +20,6 @@ import (
 	"github.com/flyt-platform/flyt/api"
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 func repeatSHA(c byte) string { return strings.Repeat(string(c), 40) }
@@ -37,7 +36,7 @@ type cliOperator struct {
 
 var _ api.Operator = (*cliOperator)(nil)
 
-func (o *cliOperator) Promote(ctx context.Context, r flytsync.PromoteRequest) (*history.DesiredRevision, error) {
+func (o *cliOperator) Promote(ctx context.Context, r api.PromoteRequest) (*history.DesiredRevision, error) {
 	if r.To != "prod" {
 		return nil, fmt.Errorf("promote %s to %s: %w", r.App, r.To, environments.ErrNotPromotable)
 	}
@@ -49,9 +48,9 @@ func (o *cliOperator) Promote(ctx context.Context, r flytsync.PromoteRequest) (*
 	return o.desire(ctx, history.DesiredRevision{App: r.App, Environment: r.To, Commit: commit, Trigger: history.TriggerPromotion, By: r.By, Reason: r.Reason, Forced: r.Force})
 }
 
-func (o *cliOperator) Rollback(ctx context.Context, r flytsync.RollbackRequest) (*history.DesiredRevision, error) {
+func (o *cliOperator) Rollback(ctx context.Context, r api.RollbackRequest) (*history.DesiredRevision, error) {
 	if r.To == "" {
-		return nil, fmt.Errorf("rollback %s: %w", r.App, flytsync.ErrNoRollbackTarget)
+		return nil, fmt.Errorf("rollback %s: %w", r.App, api.ErrNoRollbackTarget)
 	}
 	return o.desire(ctx, history.DesiredRevision{App: r.App, Environment: r.Environment, Commit: repeatSHA('a'), Trigger: history.TriggerRollback, By: r.By, Reason: r.Reason})
 }
@@ -69,7 +68,7 @@ func (o *cliOperator) Redeploy(app, env, by, reason string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if app == "nobody" {
-		return fmt.Errorf("redeploy: %w", flytsync.ErrUnknownApp)
+		return fmt.Errorf("redeploy: %w", api.ErrUnknownApp)
 	}
 	o.redeploy = append(o.redeploy, app+"|"+env+"|"+by+"|"+reason)
 	return nil
@@ -101,7 +100,7 @@ func (o *cliOperator) frozen(t *testing.T) map[string]history.Freeze {
 	return out
 }
 
-func (o *cliOperator) Held() []flytsync.Held { return nil }
+func (o *cliOperator) Held() []api.Held { return nil }
 
 // cliEnv is a flyt server (api.Server on a real SQLite store) for the CLI to talk to.
 type cliEnv struct {

@@ -9,14 +9,13 @@ import (
 
 	"github.com/flyt-platform/flyt/api"
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 func newPromoteCommand() *cobra.Command {
 	var (
 		co  clientOptions
 		out outputFormat
-		req flytsync.PromoteRequest
+		req api.PromoteRequest
 	)
 	cmd := &cobra.Command{
 		Use:   "promote APP --to ENV",
@@ -55,7 +54,7 @@ the command exits 1. --force overrides every refusal and is recorded with who an
 }
 
 // printRefusal tells why a promotion was refused, when it may work, and how to override it.
-func printRefusal(cmd *cobra.Command, req flytsync.PromoteRequest, b api.ErrorBody) {
+func printRefusal(cmd *cobra.Command, req api.PromoteRequest, b api.ErrorBody) {
 	w := cmd.ErrOrStderr()
 	fmt.Fprintf(w, "promotion of %s to %s refused (%s): %s\n", req.App, req.To, b.Reason, b.Detail)
 	if !b.Until.IsZero() {

@@ -5,15 +5,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flyt-platform/flyt/api"
 	"github.com/flyt-platform/flyt/history"
-	flytsync "github.com/flyt-platform/flyt/sync"
 )
 
 func newRollbackCommand() *cobra.Command {
 	var (
 		co  clientOptions
 		out outputFormat
-		req flytsync.RollbackRequest
+		req api.RollbackRequest
 	)
 	cmd := &cobra.Command{
 		Use:   "rollback APP --env ENV",

@@ -2,7 +2,9 @@
 // errors, API answers, the UI, history exports and webhook answers. It is the one place that
 // knows what a credential in a URL looks like, so that config validation (which refuses such
 // URLs) and every display of one (which hides what slipped through, such as history rows
-// recorded before validation refused them) agree.
+// recorded before validation refused them) agree. Its Secret type is the one way flyt holds a
+// token in memory (Git tokenFiles, GitHub tokens and App installation tokens): it shows Mask
+// however it is printed, logged or encoded.
 //
 // Everything here works on the text, not through url.Parse: the URLs that most need hiding
 // are often the ones url.Parse rejects (a password with a stray '%' or '#'), and its errors

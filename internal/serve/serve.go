@@ -30,6 +30,7 @@ import (
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
 	"github.com/flyt-platform/flyt/internal/redact"
+	"github.com/flyt-platform/flyt/report"
 	flytsync "github.com/flyt-platform/flyt/sync"
 	"github.com/flyt-platform/flyt/sync/source"
 	"github.com/flyt-platform/flyt/webhook"
@@ -113,6 +114,10 @@ func build(ctx context.Context, opts Options) (*server, error) {
 	if err != nil {
 		return s, fmt.Errorf("register webhook metrics: %w", err)
 	}
+	reportMetrics, err := report.NewMetrics(s.registry)
+	if err != nil {
+		return s, fmt.Errorf("register report metrics: %w", err)
+	}
 	if opts.metricsRegistered != nil {
 		opts.metricsRegistered(s.registry)
 	}
@@ -120,7 +125,7 @@ func build(ctx context.Context, opts Options) (*server, error) {
 	if err := s.listen(p); err != nil {
 		return s, err
 	}
-	if err := s.newReporter(p, hookMetrics); err != nil {
+	if err := s.newReporter(p, reportMetrics); err != nil {
 		return s, err
 	}
 	s.newSync(p, syncMetrics, gitMetrics)
@@ -199,21 +204,21 @@ func (s *server) listen(p *environments.Platform) error {
 
 // newReporter builds the outbound reporting: GitHub deployments and statuses when the platform
 // has GitHub credentials, and notification webhooks.
-func (s *server) newReporter(p *environments.Platform, metrics *webhook.Metrics) error {
-	s.notifier = webhook.NewNotifier(webhook.NotifierOptions{Targets: webhook.NotifyTargets(p), ExternalURL: s.externalURL, Metrics: metrics})
-	var gh *webhook.GitHub
-	if tokens, err := webhook.TokenSourceFromPlatform(p.Server.GitHub, webhook.AppTokenOptions{}); err == nil {
-		gh, err = webhook.NewGitHub(webhook.GitHubOptions{APIURL: p.Server.GitHub.APIURL, Token: tokens, ExternalURL: s.externalURL,
+func (s *server) newReporter(p *environments.Platform, metrics *report.Metrics) error {
+	s.notifier = report.NewNotifier(report.NotifierOptions{Targets: report.NotifyTargets(p), ExternalURL: s.externalURL, Metrics: metrics})
+	var gh *report.GitHub
+	if tokens, err := report.TokenSourceFromPlatform(p.Server.GitHub, report.AppTokenOptions{}); err == nil {
+		gh, err = report.NewGitHub(report.GitHubOptions{APIURL: p.Server.GitHub.APIURL, Token: tokens, ExternalURL: s.externalURL,
 			CommitStatuses: p.Server.GitHub.CommitStatuses, Metrics: metrics})
 		if err != nil {
 			return fmt.Errorf("github reporting: %w", err)
 		}
-	} else if !errors.Is(err, webhook.ErrNoGitHubAuth) {
+	} else if !errors.Is(err, report.ErrNoGitHubAuth) {
 		return fmt.Errorf("github auth: %w", err)
 	}
 	log := s.log
-	s.reporter = webhook.NewReporter(webhook.ReporterOptions{GitHub: gh, Notifier: s.notifier, Log: log, Metrics: metrics,
-		OnGiveUp: func(ev webhook.DeployEvent, err error) {
+	s.reporter = report.NewReporter(report.ReporterOptions{GitHub: gh, Notifier: s.notifier, Log: log, Metrics: metrics,
+		OnGiveUp: func(ev report.DeployEvent, err error) {
 			log.Warn("gave up reporting a deploy", "deploy", ev.DeployID, "app", ev.App, "team", ev.Team, "environment", ev.Environment, "state", ev.State, "error", err)
 		}})
 	return nil
@@ -245,7 +250,7 @@ func (s *server) newSync(p *environments.Platform, syncMetrics *flytsync.Metrics
 // routes is the server's HTTP surface: webhooks, metrics, health, the leader's refresh
 // endpoint, the API and UI (forwarded to the leader where they must be), and pprof when asked.
 func (s *server) routes() http.Handler {
-	apiServer := api.NewServer(api.Options{Store: s.store, Operator: s.ctrl, Platform: s.watcher.Current, Log: s.log, ExternalURL: s.externalURL})
+	apiServer := api.NewServer(api.Options{Store: s.store, Operator: operator{s.ctrl}, Platform: s.watcher.Current, Log: s.log, ExternalURL: s.externalURL})
 	mux := http.NewServeMux()
 	mux.Handle("/webhook/", s.receiver)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{ctrlmetrics.Registry, s.registry}, promhttp.HandlerOpts{}))
@@ -291,8 +296,8 @@ type server struct {
 	ctrl         *flytsync.Controller
 	poller       *source.Poller
 	receiver     *webhook.Receiver
-	notifier     *webhook.Notifier
-	reporter     *webhook.Reporter
+	notifier     *report.Notifier
+	reporter     *report.Reporter
 	// elector is nil without leader election.
 	elector *elector
 
@@ -418,7 +423,7 @@ func (s *server) configChanged(p *environments.Platform) {
 	} else if err := s.receiver.SetConfig(cfg); err != nil {
 		s.log.Error("apply reloaded webhook config", "error", err)
 	}
-	s.notifier.SetTargets(webhook.NotifyTargets(p))
+	s.notifier.SetTargets(report.NotifyTargets(p))
 	s.log.Info("platform config reloaded", "environments", len(p.Environments), "teams", len(p.Teams))
 	s.poller.Refresh("") // pick up new repositories at once
 }
@@ -447,14 +452,14 @@ func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // deployEvent turns a deploy state change into what the outbound reporter sends.
-func deployEvent(d history.Deploy, p *environments.Platform) webhook.DeployEvent {
+func deployEvent(d history.Deploy, p *environments.Platform) report.DeployEvent {
 	production := len(p.Environments) > 0 && p.Environments[len(p.Environments)-1].Name == d.Environment
 	t := d.FinishedAt
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return webhook.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: redact.URL(d.Repository),
-		Commit: d.Commit, State: webhook.State(d.State), Message: d.Message, Production: production, Time: t}
+	return report.DeployEvent{DeployID: d.ID, App: d.App, Team: d.Team, Environment: d.Environment, Repository: redact.URL(d.Repository),
+		Commit: d.Commit, State: d.State, Message: d.Message, Production: production, Time: t}
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -3,7 +3,6 @@ package source
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -13,24 +12,12 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 // DefaultUsername is the basic-auth user sent with a token when the repository names none;
 // GitHub accepts any non-empty user with an installation or personal access token.
 const DefaultUsername = "x-access-token"
-
-// Token is an HTTPS access token. It prints and logs as REDACTED, so passing one to a logger
-// or a format verb by mistake leaks nothing.
-type Token string
-
-// LogValue hides the token from slog.
-func (Token) LogValue() slog.Value { return slog.StringValue("REDACTED") }
-
-// String hides the token from fmt's %s and %v.
-func (Token) String() string { return "REDACTED" }
-
-// GoString hides the token from fmt's %#v.
-func (Token) GoString() string { return "REDACTED" }
 
 // credentials is what one operation authenticates with, plus the secrets to scrub from any
 // error it returns.
@@ -40,17 +27,17 @@ type credentials struct {
 }
 
 // readToken reads a token file; it is read again at every use so that a rotated token takes
-// effect without a restart.
-func readToken(path string) (Token, error) {
+// effect without a restart. The token is a redact.Secret, so it prints and logs as REDACTED.
+func readToken(path string) (redact.Secret, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%w: read token file: %w", ErrConfig, err)
+		return redact.Secret{}, fmt.Errorf("%w: read token file: %w", ErrConfig, err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return "", fmt.Errorf("%w: token file %s is empty", ErrConfig, path)
+		return redact.Secret{}, fmt.Errorf("%w: token file %s is empty", ErrConfig, path)
 	}
-	return Token(tok), nil
+	return redact.NewSecret(tok), nil
 }
 
 // authFor builds the credentials for repo's URL: a token as basic auth for HTTP(S), a key
@@ -80,8 +67,8 @@ func authFor(repo environments.Repository) (credentials, error) {
 		if user == "" {
 			user = DefaultUsername
 		}
-		creds.secrets = append(creds.secrets, string(tok))
-		creds.auth = &githttp.BasicAuth{Username: user, Password: string(tok)}
+		creds.secrets = append(creds.secrets, tok.Reveal())
+		creds.auth = &githttp.BasicAuth{Username: user, Password: tok.Reveal()}
 		return creds, nil
 	case "ssh":
 		if repo.SSHKeyFile == "" {

@@ -94,8 +94,16 @@ func TestTokenIsReadAtEachUse(t *testing.T) {
 	}
 }
 
+// TestTokenRedaction shows the token a tokenFile holds, as the cache reads it, the ways a
+// mistake would: none shows it (internal/redact's TestSecretNeverShows tries every verb).
 func TestTokenRedaction(t *testing.T) {
-	tok := Token("ghp_supersecret")
+	tok, err := readToken(writeFile(t, "ghp_supersecret\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Reveal() != "ghp_supersecret" {
+		t.Fatalf("readToken read %d bytes that are not the file's token", len(tok.Reveal()))
+	}
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("auth", "token", tok)
 	for _, s := range []string{buf.String(), fmt.Sprint(tok), fmt.Sprintf("%v %s %#v %+v", tok, tok, tok, tok)} {

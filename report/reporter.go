@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"context"
@@ -71,7 +71,7 @@ func NewReporter(opts ReporterOptions) *Reporter {
 		opts.Log = slog.Default()
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	return &Reporter{
 		github:      opts.GitHub,

@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/flyt-platform/flyt/internal/clip"
 )
 
 // RetryOptions bound how long an outbound call (GitHub API, notification webhook) is retried.
@@ -228,7 +230,7 @@ func errorMessage(body []byte) string {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &m) == nil && m.Message != "" {
-		return truncate(m.Message, 200)
+		return clip.Text(m.Message, 200)
 	}
-	return truncate(strings.TrimSpace(string(body)), 200)
+	return clip.Text(strings.TrimSpace(string(body)), 200)
 }

@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/flyt-platform/flyt/history"
 )
 
 // NotifierOptions configure the per-team notification webhooks.
@@ -42,7 +44,7 @@ type Notifier struct {
 // NewNotifier builds a Notifier from opts.
 func NewNotifier(opts NotifierOptions) *Notifier {
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	opts.Retry = opts.Retry.withDefaults()
 	n := &Notifier{
@@ -89,13 +91,13 @@ type slackField struct {
 
 // stateColor is the attachment colour of a finished deploy: green, red for a bad workload,
 // orange for a platform error, grey for a lost deploy.
-func stateColor(s State) string {
+func stateColor(s history.State) string {
 	switch s {
-	case StateSuccess:
+	case history.StateSuccess:
 		return "#2eb886"
-	case StateFailure:
+	case history.StateFailure:
 		return "#d40e0d"
-	case StateError:
+	case history.StateError:
 		return "#e8912d"
 	default:
 		return "#9e9e9e"

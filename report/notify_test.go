@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"encoding/json"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flyt-platform/flyt/history"
 )
 
 // notifyHit is one notification a local chat server received.
@@ -63,9 +65,9 @@ func TestReporterNotifiesFinishedDeploys(t *testing.T) {
 	})
 	startReporter(t, r)
 
-	failed := testEvent(StateFailure)
+	failed := testEvent(history.StateFailure)
 	failed.Message = "rollout of hello exceeded its progress deadline"
-	for _, ev := range []DeployEvent{testEvent(StateQueued), testEvent(StateInProgress), failed} {
+	for _, ev := range []DeployEvent{testEvent(history.StateQueued), testEvent(history.StateInProgress), failed} {
 		r.Report(ev)
 	}
 	var got []notifyHit
@@ -86,7 +88,7 @@ func TestReporterNotifiesFinishedDeploys(t *testing.T) {
 			Text:      "rollout of hello exceeded its progress deadline",
 			Fields:    []slackField{{Title: "Team", Value: "team-a", Short: true}, {Title: "Commit", Value: deploySHA[:12], Short: true}},
 			Footer:    "flyt",
-			TS:        testEvent(StateFailure).Time.Unix(),
+			TS:        testEvent(history.StateFailure).Time.Unix(),
 		}},
 	}
 	want := []notifyHit{{Path: secretPath, Msg: msg}, {Path: "/gone/secret-too", Msg: msg}}
@@ -104,33 +106,33 @@ func TestReporterNotifiesFinishedDeploys(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the refused notification was not given up on")
 	}
-	if got := counterValue(t, m.Notifications.WithLabelValues("success")); got != 1 {
+	if got := counterValue(m.Notifications.WithLabelValues("success")); got != 1 {
 		t.Errorf("notifications success = %v, want 1", got)
 	}
-	if got := counterValue(t, m.Notifications.WithLabelValues("rejected")); got != 1 {
+	if got := counterValue(m.Notifications.WithLabelValues("rejected")); got != 1 {
 		t.Errorf("notifications rejected = %v, want 1", got)
 	}
 }
 
 func TestStateColor(t *testing.T) {
-	got := map[State]string{}
-	for _, s := range []State{StateSuccess, StateFailure, StateError, StateInactive} {
+	got := map[history.State]string{}
+	for _, s := range []history.State{history.StateSuccess, history.StateFailure, history.StateError, history.StateInactive} {
 		got[s] = stateColor(s)
 	}
-	want := map[State]string{StateSuccess: "#2eb886", StateFailure: "#d40e0d", StateError: "#e8912d", StateInactive: "#9e9e9e"}
+	want := map[history.State]string{history.StateSuccess: "#2eb886", history.StateFailure: "#d40e0d", history.StateError: "#e8912d", history.StateInactive: "#9e9e9e"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("colours (-want +got):\n%s", diff)
 	}
 }
 
 func TestCommitStateMapping(t *testing.T) {
-	got := map[State]string{}
-	for _, s := range []State{StateQueued, StateInProgress, StateSuccess, StateFailure, StateError, StateInactive} {
-		got[s] = s.commitState()
+	got := map[history.State]string{}
+	for _, s := range []history.State{history.StateQueued, history.StateInProgress, history.StateSuccess, history.StateFailure, history.StateError, history.StateInactive} {
+		got[s] = commitState(s)
 	}
-	want := map[State]string{
-		StateQueued: "pending", StateInProgress: "pending", StateSuccess: "success",
-		StateFailure: "failure", StateError: "error", StateInactive: "error",
+	want := map[history.State]string{
+		history.StateQueued: "pending", history.StateInProgress: "pending", history.StateSuccess: "success",
+		history.StateFailure: "failure", history.StateError: "error", history.StateInactive: "error",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("commit states (-want +got):\n%s", diff)
@@ -140,7 +142,7 @@ func TestCommitStateMapping(t *testing.T) {
 func TestDeploymentStatusDescriptionIsCut(t *testing.T) {
 	api := newFakeGitHub(t)
 	g := newTestGitHub(t, api, nil)
-	ev := testEvent(StateError)
+	ev := testEvent(history.StateError)
 	ev.Message = strings.Repeat("å", 300)
 	if err := g.CreateDeploymentStatus(t.Context(), 7, ev); err != nil {
 		t.Fatal(err)

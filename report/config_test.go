@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"crypto/rand"
@@ -50,8 +50,8 @@ func TestTokenSourceFromPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, err := src.Token(t.Context())
-	if err != nil || string(tok) != "ghp_abc" {
-		t.Errorf("token file: got %v, %v; want the trimmed token", string(tok) == "ghp_abc", err)
+	if err != nil || tok.Reveal() != "ghp_abc" {
+		t.Errorf("token file: got %v, %v; want the trimmed token", tok.Reveal() == "ghp_abc", err)
 	}
 
 	app, err := TokenSourceFromPlatform(environments.GitHub{AppID: 1, InstallationID: 2, PrivateKeyFile: keyPath}, AppTokenOptions{})

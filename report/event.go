@@ -1,41 +1,21 @@
-package webhook
+package report
 
 import (
 	"time"
+
+	"github.com/flyt-platform/flyt/history"
 )
-
-// State is a deploy's state in flyt's state machine, named as GitHub names Deployment states
-// (and as NAIS users know them).
-type State string
-
-// The deploy states (see ARCHITECTURE.md, "The deploy state machine").
-const (
-	StateQueued     State = "queued"
-	StateInProgress State = "in_progress"
-	StateSuccess    State = "success"
-	StateFailure    State = "failure"
-	StateError      State = "error"
-	StateInactive   State = "inactive"
-)
-
-// Terminal reports whether a deploy in state s has finished; notifications go out only then.
-func (s State) Terminal() bool {
-	switch s {
-	case StateSuccess, StateFailure, StateError, StateInactive:
-		return true
-	}
-	return false
-}
 
 // commitState maps a deploy state to a GitHub commit status state, which knows only pending,
-// success, failure and error.
-func (s State) commitState() string {
+// success, failure and error. (Deployment statuses take flyt's states as they are: flyt names
+// its states as GitHub names Deployment states.)
+func commitState(s history.State) string {
 	switch s {
-	case StateQueued, StateInProgress:
+	case history.StateQueued, history.StateInProgress:
 		return "pending"
-	case StateSuccess:
+	case history.StateSuccess:
 		return "success"
-	case StateFailure:
+	case history.StateFailure:
 		return "failure"
 	default:
 		return "error"
@@ -56,8 +36,8 @@ type DeployEvent struct {
 	Repository string
 	// Commit is the full SHA deployed; the GitHub Deployment's ref.
 	Commit string
-	// State is the new state.
-	State State
+	// State is the new state, as history records it.
+	State history.State
 	// Message explains the state (an error, a rollout summary); cut to 140 characters for GitHub.
 	Message string
 	// Production marks the last environment of a promotion chain, so GitHub shows it as the

@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"bytes"
@@ -22,24 +22,15 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
-// Token is a GitHub API credential. Printing it in any way shows REDACTED.
-type Token string
-
-// LogValue keeps the token out of structured logs.
-func (t Token) LogValue() slog.Value { return slog.StringValue("REDACTED") }
-
-// String keeps the token out of fmt output.
-func (t Token) String() string { return "REDACTED" }
-
-// GoString keeps the token out of %#v output.
-func (t Token) GoString() string { return "webhook.Token(REDACTED)" }
-
-// TokenSource gives the token for the next GitHub call. Implementations cache and refresh as
-// they need; Token is called once per call, not once per retry.
+// TokenSource gives the token for the next GitHub call, as a redact.Secret so that it prints
+// and logs as REDACTED. Implementations cache and refresh as they need; Token is called once
+// per call, not once per retry.
 type TokenSource interface {
-	Token(ctx context.Context) (Token, error)
+	Token(ctx context.Context) (redact.Secret, error)
 }
 
 // ErrEmptyToken reports a token file without content.
@@ -52,16 +43,16 @@ func StaticToken(path string) TokenSource { return staticToken(path) }
 type staticToken string
 
 // Token reads the token file afresh.
-func (s staticToken) Token(context.Context) (Token, error) {
+func (s staticToken) Token(context.Context) (redact.Secret, error) {
 	b, err := os.ReadFile(string(s))
 	if err != nil {
-		return "", fmt.Errorf("read GitHub token file %s: %w", string(s), err)
+		return redact.Secret{}, fmt.Errorf("read GitHub token file %s: %w", string(s), err)
 	}
 	t := strings.TrimSpace(string(b))
 	if t == "" {
-		return "", fmt.Errorf("GitHub token file %s: %w", string(s), ErrEmptyToken)
+		return redact.Secret{}, fmt.Errorf("GitHub token file %s: %w", string(s), ErrEmptyToken)
 	}
-	return Token(t), nil
+	return redact.NewSecret(t), nil
 }
 
 // AppTokenOptions configure authentication as a GitHub App installation.
@@ -98,7 +89,7 @@ type AppToken struct {
 
 	// Guards the fields below.
 	mu      sync.Mutex
-	token   Token
+	token   redact.Secret
 	expires time.Time
 }
 
@@ -121,7 +112,7 @@ func NewAppToken(opts AppTokenOptions) (*AppToken, error) {
 		opts.APIURL = DefaultGitHubAPIURL
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -170,39 +161,39 @@ func parseRSAKey(pemBytes []byte) (*rsa.PrivateKey, error) {
 
 // Token returns the cached installation token, or a new one when the cached one expires
 // within five minutes.
-func (a *AppToken) Token(ctx context.Context) (Token, error) {
+func (a *AppToken) Token(ctx context.Context) (redact.Secret, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	if a.token != "" && now.Before(a.expires.Add(-appTokenRefreshBefore)) {
+	if !a.token.Empty() && now.Before(a.expires.Add(-appTokenRefreshBefore)) {
 		return a.token, nil
 	}
 	jwt, err := a.jwt(now)
 	if err != nil {
-		return "", err
+		return redact.Secret{}, err
 	}
 	path := "/app/installations/" + strconv.FormatInt(a.installationID, 10) + "/access_tokens"
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, a.apiURL+path, []byte{})
 	if err != nil {
-		return "", fmt.Errorf("build installation token request: %w", err)
+		return redact.Secret{}, fmt.Errorf("build installation token request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+jwt)
 	setGitHubHeaders(req)
 	body, _, err := do(ctx, a.client, a.retry, req, opInstallationToken, "POST "+path)
 	a.metrics.GitHubRequests.WithLabelValues(opInstallationToken, string(resultOf(err))).Inc()
 	if err != nil {
-		return "", fmt.Errorf("get GitHub App installation token: %w", err)
+		return redact.Secret{}, fmt.Errorf("get GitHub App installation token: %w", err)
 	}
 	var out struct {
 		Token     string    `json:"token"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("get GitHub App installation token: %w", &CallError{
+		return redact.Secret{}, fmt.Errorf("get GitHub App installation token: %w", &CallError{
 			Operation: opInstallationToken, Target: "POST " + path, Result: ResultRejected, Message: "answer has no token",
 		})
 	}
-	a.token, a.expires = Token(out.Token), out.ExpiresAt
+	a.token, a.expires = redact.NewSecret(out.Token), out.ExpiresAt
 	return a.token, nil
 }
 

@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/clip"
 	"github.com/flyt-platform/flyt/internal/redact"
 	"github.com/flyt-platform/flyt/internal/repourl"
 )
@@ -78,7 +80,7 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 		opts.APIURL = DefaultGitHubAPIURL
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = mustUnregisteredMetrics()
+		opts.Metrics = newMetrics()
 	}
 	opts.Retry = opts.Retry.withDefaults()
 	if len(opts.Hosts) == 0 {
@@ -164,7 +166,7 @@ func (g *GitHub) CreateDeployment(ctx context.Context, ev DeployEvent) (int64, e
 		AutoMerge:             false,
 		RequiredContexts:      []string{},
 		Environment:           ev.Environment,
-		Description:           truncate(fmt.Sprintf("flyt deploy of %s to %s", ev.App, ev.Environment), githubDescriptionLimit),
+		Description:           clip.Text(fmt.Sprintf("flyt deploy of %s to %s", ev.App, ev.Environment), githubDescriptionLimit),
 		Payload:               deploymentPayload{DeployID: ev.DeployID, App: ev.App, Team: ev.Team},
 		TransientEnvironment:  false,
 		ProductionEnvironment: ev.Production,
@@ -186,10 +188,10 @@ func (g *GitHub) CreateDeployment(ctx context.Context, ev DeployEvent) (int64, e
 }
 
 type deploymentStatusRequest struct {
-	State          State  `json:"state"`
-	LogURL         string `json:"log_url"`
-	EnvironmentURL string `json:"environment_url,omitempty"`
-	Description    string `json:"description"`
+	State          history.State `json:"state"`
+	LogURL         string        `json:"log_url"`
+	EnvironmentURL string        `json:"environment_url,omitempty"`
+	Description    string        `json:"description"`
 }
 
 // CreateDeploymentStatus records ev's state on the GitHub Deployment deploymentID, linking to
@@ -203,7 +205,7 @@ func (g *GitHub) CreateDeploymentStatus(ctx context.Context, deploymentID int64,
 		State:          ev.State,
 		LogURL:         g.LogURL(ev.DeployID),
 		EnvironmentURL: ev.EnvironmentURL,
-		Description:    truncate(describe(ev), githubDescriptionLimit),
+		Description:    clip.Text(describe(ev), githubDescriptionLimit),
 	}
 	path := "/repos/" + rp + "/deployments/" + strconv.FormatInt(deploymentID, 10) + "/statuses"
 	if _, err := g.post(ctx, opDeploymentStatus, path, body); err != nil {
@@ -231,9 +233,9 @@ func (g *GitHub) CreateCommitStatus(ctx context.Context, ev DeployEvent) error {
 		return fmt.Errorf("create GitHub commit status: %w", err)
 	}
 	body := commitStatusRequest{
-		State:       ev.State.commitState(),
+		State:       commitState(ev.State),
 		TargetURL:   g.LogURL(ev.DeployID),
-		Description: truncate(describe(ev), githubDescriptionLimit),
+		Description: clip.Text(describe(ev), githubDescriptionLimit),
 		Context:     CommitStatusContext(ev.Environment, ev.App),
 	}
 	if _, err := g.post(ctx, opCommitStatus, "/repos/"+rp+"/statuses/"+url.PathEscape(ev.Commit), body); err != nil {
@@ -246,17 +248,17 @@ func (g *GitHub) CreateCommitStatus(ctx context.Context, ev DeployEvent) error {
 func describe(ev DeployEvent) string {
 	var s string
 	switch ev.State {
-	case StateQueued:
+	case history.StateQueued:
 		s = ev.App + " queued for " + ev.Environment
-	case StateInProgress:
+	case history.StateInProgress:
 		s = "deploying " + ev.App + " to " + ev.Environment
-	case StateSuccess:
+	case history.StateSuccess:
 		s = ev.App + " deployed to " + ev.Environment
-	case StateFailure:
+	case history.StateFailure:
 		s = ev.App + " failed in " + ev.Environment
-	case StateError:
+	case history.StateError:
 		s = "flyt could not deploy " + ev.App + " to " + ev.Environment
-	case StateInactive:
+	case history.StateInactive:
 		s = "deploy of " + ev.App + " to " + ev.Environment + " was lost"
 	default:
 		s = ev.App + " in " + ev.Environment + ": " + string(ev.State)
@@ -287,7 +289,7 @@ func (g *GitHub) postUncounted(ctx context.Context, op, path string, v any) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("build %s request: %w", op, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+string(tok))
+	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
 	req.Header.Set("Content-Type", "application/json")
 	setGitHubHeaders(req)
 	out, _, err := do(ctx, g.client, g.retry, req, op, "POST "+path)

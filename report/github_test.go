@@ -1,4 +1,4 @@
-package webhook
+package report
 
 import (
 	"bytes"
@@ -26,6 +26,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/redact"
 )
 
 const (
@@ -144,7 +147,7 @@ func newTestGitHub(t *testing.T, api *fakeGitHub, m *Metrics, mutate ...func(*Gi
 	return g
 }
 
-func testEvent(state State) DeployEvent {
+func testEvent(state history.State) DeployEvent {
 	return DeployEvent{
 		DeployID:    42,
 		App:         "hello",
@@ -185,14 +188,14 @@ func TestReporterDeploySequence(t *testing.T) {
 	})
 	startReporter(t, r)
 
-	success := testEvent(StateSuccess)
+	success := testEvent(history.StateSuccess)
 	success.Production = true
 	success.EnvironmentURL = "https://hello.dev.example"
-	for _, ev := range []DeployEvent{testEvent(StateQueued), testEvent(StateInProgress), success} {
+	for _, ev := range []DeployEvent{testEvent(history.StateQueued), testEvent(history.StateInProgress), success} {
 		r.Report(ev)
 	}
 	// A second deploy of the same app gets its own GitHub Deployment.
-	next := testEvent(StateQueued)
+	next := testEvent(history.StateQueued)
 	next.DeployID = 43
 	r.Report(next)
 
@@ -234,7 +237,7 @@ func TestReporterDeploySequence(t *testing.T) {
 	if len(gaveUp) != 0 {
 		t.Errorf("gave up: %v", gaveUp)
 	}
-	if got := counterValue(t, m.GitHubRequests.WithLabelValues(opCreateDeployment, "success")); got != 2 {
+	if got := counterValue(m.GitHubRequests.WithLabelValues(opCreateDeployment, "success")); got != 2 {
 		t.Errorf("create_deployment success = %v, want 2", got)
 	}
 }
@@ -348,7 +351,7 @@ func TestGitHubRetries(t *testing.T) {
 				retry.MaxRetries = tt.retry.MaxRetries
 			}
 			g := newTestGitHub(t, api, nil, func(o *GitHubOptions) { o.Retry = retry })
-			_, err := g.CreateDeployment(t.Context(), testEvent(StateQueued))
+			_, err := g.CreateDeployment(t.Context(), testEvent(history.StateQueued))
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("create deployment: %v", err)
 			}
@@ -379,16 +382,16 @@ func TestReporterGitHubDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs syncBuffer
 	gaveUp := make(chan error, 10)
 	r := NewReporter(ReporterOptions{
 		GitHub:   newTestGitHub(t, api, m, func(o *GitHubOptions) { o.Retry.MaxElapsed = 200 * time.Millisecond }),
 		Metrics:  m,
-		Log:      slog.New(slog.NewTextHandler(&lockedWriter{w: &logs}, nil)),
+		Log:      slog.New(slog.NewTextHandler(&logs, nil)),
 		OnGiveUp: func(_ DeployEvent, err error) { gaveUp <- err },
 	})
 	// Report before the worker runs: it must not wait for it.
-	for _, s := range []State{StateQueued, StateInProgress, StateSuccess} {
+	for _, s := range []history.State{history.StateQueued, history.StateInProgress, history.StateSuccess} {
 		r.Report(testEvent(s))
 	}
 	startReporter(t, r)
@@ -402,7 +405,7 @@ func TestReporterGitHubDown(t *testing.T) {
 			t.Fatalf("OnGiveUp called %d times, want 3", i)
 		}
 	}
-	if got := counterValue(t, m.GitHubRequests.WithLabelValues(opCreateDeployment, "gave_up")); got != 3 {
+	if got := counterValue(m.GitHubRequests.WithLabelValues(opCreateDeployment, "gave_up")); got != 3 {
 		t.Errorf("create_deployment gave_up = %v, want 3", got)
 	}
 	if strings.Contains(logs.String(), testToken) {
@@ -438,12 +441,12 @@ func TestReporterQueueDropsOldest(t *testing.T) {
 		},
 	})
 	startReporter(t, r)
-	first := testEvent(StateQueued)
+	first := testEvent(history.StateQueued)
 	first.DeployID = 1
 	r.Report(first)
 	api.wait(t, 1) // the worker is now stuck in the first call
 	for id := int64(2); id <= 5; id++ {
-		ev := testEvent(StateQueued)
+		ev := testEvent(history.StateQueued)
 		ev.DeployID = id
 		r.Report(ev) // never blocks, whatever GitHub does
 	}
@@ -473,7 +476,7 @@ func TestReporterQueueDropsOldest(t *testing.T) {
 	if diff := cmp.Diff(want, paths); diff != "" {
 		t.Errorf("calls after the release (-want +got):\n%s", diff)
 	}
-	if got := counterValue(t, m.ReportsDropped); got != 2 {
+	if got := counterValue(m.ReportsDropped); got != 2 {
 		t.Errorf("flyt_reports_dropped_total = %v, want 2", got)
 	}
 }
@@ -484,7 +487,7 @@ func TestAppToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
+	clock := newClock(time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC))
 
 	api := newFakeGitHub(t)
 	var issued int
@@ -510,7 +513,7 @@ func TestAppToken(t *testing.T) {
 
 	var auths []string
 	deploy := func() {
-		if _, err := g.CreateDeployment(t.Context(), testEvent(StateQueued)); err != nil {
+		if _, err := g.CreateDeployment(t.Context(), testEvent(history.StateQueued)); err != nil {
 			t.Fatalf("create deployment: %v", err)
 		}
 		for _, c := range api.wait(t, api.count()-len(auths)) {
@@ -539,7 +542,7 @@ func TestAppToken(t *testing.T) {
 		t.Errorf("bad key: err = %v, want ErrBadPrivateKey", err)
 	}
 	var buf bytes.Buffer
-	slog.New(slog.NewTextHandler(&buf, nil)).Info("auth", "source", src, "token", Token("ghs_installation_1"))
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("auth", "source", src, "token", redact.NewSecret("ghs_installation_1"))
 	if strings.Contains(buf.String(), "ghs_") || strings.Contains(buf.String(), "PRIVATE") {
 		t.Errorf("log shows a credential: %s", buf.String())
 	}
@@ -633,10 +636,10 @@ func TestReporterSkipsRepositoriesElsewhere(t *testing.T) {
 		OnGiveUp: func(_ DeployEvent, err error) { gaveUp <- err },
 	})
 	startReporter(t, r)
-	elsewhere := testEvent(StateQueued)
+	elsewhere := testEvent(history.StateQueued)
 	elsewhere.Repository = "https://gitlab.example/team/app.git"
 	r.Report(elsewhere)
-	r.Report(testEvent(StateQueued))
+	r.Report(testEvent(history.StateQueued))
 	// The GitHub repository's deploy is the first call GitHub sees.
 	if c := api.wait(t, 1)[0]; c.Path != "/repos/Codertocat/Hello-World/deployments" {
 		t.Errorf("first call %s %s, want the Hello-World deployment", c.Method, c.Path)
