@@ -794,7 +794,7 @@ func (c *Controller) reconcile(ctx context.Context, k Key, r *request) error {
 		target.Trigger, target.TriggeredBy = history.TriggerDrift, "flyt"
 		target.Reason = "drifted: " + strings.Join(drifted, ", ")
 	}
-	ro, rec, err := c.deployer.Apply(ctx, cluster, target, res, renderErr, policy)
+	ro, rec, err := c.deployer.StartRollout(ctx, cluster, target, res, renderErr, policy)
 	if ro == nil {
 		c.finished(k, app.team, rev.Commit, rec, err)
 		return retryable(err)
