@@ -107,6 +107,7 @@ func (c *Controller) teamOf(k Key) string {
 	return ""
 }
 
+// appInfo returns a copy of what is known of app, or nil when no watched repository has it.
 func (c *Controller) appInfo(app string) *appInfo { return c.repos.app(app) }
 
 // push is a push a webhook announced: the commit it made the branch's head, and who pushed it.
