@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// apply applies objs server-side and returns what it did to each.
+// applyObjects applies objs server-side and returns what it did to each.
 //
 // An object the watch shows exactly as flyt would apply it (liveCache.inSync: flyt's fields
 // untouched since it applied them, and the same digest) is left alone and recorded
@@ -33,7 +33,7 @@ import (
 // The watch can lag: an object created a moment ago by someone else may look absent. It is
 // then applied as ssa would have (force, field manager flyt) and recorded as configured,
 // because its managed fields show another writer or an older write.
-func (c *Cluster) apply(ctx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
+func (c *Cluster) applyObjects(ctx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
 	sort.Sort(ssa.SortableUnstructureds(objs))
 	absent := c.live.absent(ctx, objs)
 	entries := map[*unstructured.Unstructured]ssa.ChangeSetEntry{}
@@ -50,9 +50,9 @@ func (c *Cluster) apply(ctx context.Context, objs []*unstructured.Unstructured) 
 			first = append(first, o)
 		}
 	}
-	err := c.create(ctx, first, entries)
+	err := c.createAbsent(ctx, first, entries)
 	if err == nil {
-		err = c.create(ctx, workloads, entries)
+		err = c.createAbsent(ctx, workloads, entries)
 	}
 	cs := ssa.NewChangeSet()
 	for _, o := range objs {
@@ -73,9 +73,9 @@ func (c *Cluster) apply(ctx context.Context, objs []*unstructured.Unstructured) 
 	return cs, err
 }
 
-// create applies objs, which the watch shows absent, all at once, and adds what it did to
+// createAbsent applies objs, which the watch shows absent, all at once, and adds what it did to
 // entries.
-func (c *Cluster) create(ctx context.Context, objs []*unstructured.Unstructured, entries map[*unstructured.Unstructured]ssa.ChangeSetEntry) error {
+func (c *Cluster) createAbsent(ctx context.Context, objs []*unstructured.Unstructured, entries map[*unstructured.Unstructured]ssa.ChangeSetEntry) error {
 	var mu gosync.Mutex
 	var g errgroup.Group
 	g.SetLimit(8)

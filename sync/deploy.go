@@ -123,7 +123,7 @@ func StateOf(err error) history.State {
 //
 // Nothing is pruned unless the render succeeded and every object applied.
 func (d *Deployer) Deploy(ctx context.Context, cluster *Cluster, t Target, res *render.Result, renderErr error, p Policy) (*history.Deploy, error) {
-	ro, rec, err := d.Apply(ctx, cluster, t, res, renderErr, p)
+	ro, rec, err := d.StartRollout(ctx, cluster, t, res, renderErr, p)
 	if ro == nil {
 		return rec, err
 	}
@@ -150,11 +150,11 @@ func (r *Rollout) ID() int64 { return r.rec.ID }
 // Digest is the digest of the objects the deploy applied.
 func (r *Rollout) Digest() string { return r.rec.Digest }
 
-// Apply runs a deploy up to its readiness wait: it records the deploy, waits for images if
+// StartRollout runs a deploy up to its readiness wait: it records the deploy, waits for images if
 // asked, applies and prunes. It returns a Rollout when the deploy now waits for readiness
 // (Wait finishes it), or else the deploy's final record and error, as Deploy does. Splitting
 // the two lets the controller free its worker while the cluster rolls out.
-func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *render.Result, renderErr error, p Policy) (*Rollout, *history.Deploy, error) {
+func (d *Deployer) StartRollout(ctx context.Context, cluster *Cluster, t Target, res *render.Result, renderErr error, p Policy) (*Rollout, *history.Deploy, error) {
 	rec := &history.Deploy{
 		App: t.App, Team: t.Team, Environment: t.Environment, Cluster: cluster.Name,
 		Repository: t.Repository, Commit: t.Revision.Commit, CommitAuthor: t.Revision.Author,
@@ -184,7 +184,7 @@ func (d *Deployer) Apply(ctx context.Context, cluster *Cluster, t Target, res *r
 	// A panic while applying is the platform's error; it ends this deploy, not the process.
 	objs, err := func() (_ []*unstructured.Unstructured, err error) {
 		defer catch(actx, &err, history.StateError, "apply", "")
-		return d.apply(actx, cluster, id, t, res, renderErr, p)
+		return d.applyAndPrune(actx, cluster, id, t, res, renderErr, p)
 	}()
 	if err == nil {
 		err = d.status(ctx, id, "wait", "waiting for rollout")
@@ -254,8 +254,10 @@ func renderFailure(renderErr error) *deployError {
 	return &deployError{history.StateFailure, "render", renderErr}
 }
 
-// apply runs the steps before the readiness wait and returns the objects applied.
-func (d *Deployer) apply(ctx context.Context, cluster *Cluster, id int64, t Target, res *render.Result, renderErr error, p Policy) ([]*unstructured.Unstructured, error) {
+// applyAndPrune runs the steps of a deploy before its readiness wait (the render's outcome,
+// the wait for images, the apply, and the prune of what the new revision no longer has) and
+// returns the objects applied.
+func (d *Deployer) applyAndPrune(ctx context.Context, cluster *Cluster, id int64, t Target, res *render.Result, renderErr error, p Policy) ([]*unstructured.Unstructured, error) {
 	if renderErr != nil {
 		return nil, renderFailure(renderErr)
 	}
@@ -276,18 +278,47 @@ func (d *Deployer) apply(ctx context.Context, cluster *Cluster, id int64, t Targ
 	}
 	// The inventory is read before anything is written, so the prune below compares against
 	// the last success before this deploy.
-	var inventory []history.Object
+	inventory, noSuccess, err := d.inventory(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := d.applyRecorded(ctx, cluster, id, objs)
+	if err != nil {
+		return nil, err
+	}
+	if noSuccess && !p.NoPrune && !allCreated(cs) {
+		// No success on record, yet some objects were already there: a lost history store
+		// (or a first deploy over objects flyt labelled before). The app's live objects,
+		// found by their owner labels, are the inventory. When every object was created the
+		// app had nothing live, and the eight LISTs this takes are skipped.
+		if inventory, err = liveInventory(ctx, cluster, t, p, objs); err != nil {
+			return nil, &deployError{classify(err), "prune", fmt.Errorf("find live objects: %w", err)}
+		}
+	}
+	if !p.NoPrune && len(inventory) > 0 {
+		if err := d.pruneRecorded(ctx, cluster, id, t, inventory, objs); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+// inventory returns the objects of t's last success; noSuccess says there is none.
+func (d *Deployer) inventory(ctx context.Context, t Target) (_ []history.Object, noSuccess bool, _ error) {
 	prev, err := d.Store.LastSuccess(ctx, t.App, t.Environment)
-	noSuccess := errors.Is(err, history.ErrNotFound)
 	switch {
 	case err == nil:
-		inventory = prev.Objects
-	case !noSuccess:
-		return nil, &deployError{history.StateError, "apply", fmt.Errorf("read inventory: %w", err)}
+		return prev.Objects, false, nil
+	case errors.Is(err, history.ErrNotFound):
+		return nil, true, nil
 	}
+	return nil, false, &deployError{history.StateError, "apply", fmt.Errorf("read inventory: %w", err)}
+}
 
+// applyRecorded applies objs to cluster and records in deploy id what it did to each.
+func (d *Deployer) applyRecorded(ctx context.Context, cluster *Cluster, id int64, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
 	applyStart := d.now()
-	cs, err := cluster.apply(ctx, objs)
+	cs, err := cluster.applyObjects(ctx, objs)
 	d.Metrics.observeStep("apply", d.now().Sub(applyStart))
 	if cs != nil {
 		if rerr := d.Store.RecordObjects(ctx, id, changeSetObjects(cs)); rerr != nil {
@@ -300,31 +331,24 @@ func (d *Deployer) apply(ctx context.Context, cluster *Cluster, id int64, t Targ
 	if err := d.status(ctx, id, "apply", summarize(cs)); err != nil {
 		return nil, err
 	}
-	if noSuccess && !p.NoPrune && !allCreated(cs) {
-		// No success on record, yet some objects were already there: a lost history store
-		// (or a first deploy over objects flyt labelled before). The app's live objects,
-		// found by their owner labels, are the inventory. When every object was created the
-		// app had nothing live, and the eight LISTs this takes are skipped.
-		if inventory, err = liveInventory(ctx, cluster, t, p, objs); err != nil {
-			return nil, &deployError{classify(err), "prune", fmt.Errorf("find live objects: %w", err)}
+	return cs, nil
+}
+
+// pruneRecorded deletes what inventory has and objs no longer do, and records in deploy id
+// what it deleted.
+func (d *Deployer) pruneRecorded(ctx context.Context, cluster *Cluster, id int64, t Target, inventory []history.Object, objs []*unstructured.Unstructured) error {
+	pruneStart := d.now()
+	pruned, err := d.prune(ctx, cluster, id, t, inventory, objs)
+	d.Metrics.observeStep("prune", d.now().Sub(pruneStart))
+	if err != nil {
+		return &deployError{classify(err), "prune", err}
+	}
+	if len(pruned) > 0 {
+		if err := d.status(ctx, id, "prune", "deleted "+strings.Join(pruned, ", ")); err != nil {
+			return err
 		}
 	}
-
-	if !p.NoPrune && len(inventory) > 0 {
-		pruneStart := d.now()
-		pruned, err := d.prune(ctx, cluster, id, t, inventory, objs)
-		d.Metrics.observeStep("prune", d.now().Sub(pruneStart))
-		if err != nil {
-			return nil, &deployError{classify(err), "prune", err}
-		}
-		if len(pruned) > 0 {
-			if err := d.status(ctx, id, "prune", "deleted "+strings.Join(pruned, ", ")); err != nil {
-				return nil, err
-			}
-		}
-	}
-
-	return objs, nil
+	return nil
 }
 
 // waitImages waits, within timeout, until every image exists in its registry, and records the

@@ -78,3 +78,45 @@ func panickedAt(msg string) bool {
 	_, rest, ok := strings.Cut(msg, ": ")
 	return ok && strings.HasPrefix(rest, panicPrefix)
 }
+
+// recordPanic records a deploy of k that ended in error because reconciling it panicked,
+// unless its newest deploy already says so for the same commit. Whatever it cannot know
+// (the commit, when the panic came before it was decided) stays empty.
+func (c *Controller) recordPanic(ctx context.Context, k Key, r *request, pe *panicError) {
+	log := logr.FromContextOrDiscard(ctx)
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error(fmt.Errorf("panic: %v", v), "could not record a deploy that panicked", "stack", string(debug.Stack()))
+		}
+	}()
+	app := c.appInfo(k.App)
+	if app == nil {
+		return
+	}
+	rec := &history.Deploy{App: k.App, Team: app.team, Environment: k.Environment, Repository: app.repo.URL,
+		Trigger: history.TriggerDrift, TriggeredBy: "flyt", StartedAt: c.opts.Now()}
+	if r != nil {
+		rec.Commit, rec.Trigger, rec.TriggeredBy, rec.Reason, rec.Forced = r.commit, r.trigger, r.triggeredBy, r.reason, r.forced
+	}
+	if env := c.opts.Platform().Environment(k.Environment); env != nil {
+		rec.Cluster = env.Cluster.Name
+	}
+	msg := (&deployError{history.StateError, "reconcile", pe}).Error()
+	if !rec.Forced && c.failedAlready(ctx, k, rec.Commit, func(d *history.Deploy) bool {
+		return d.State == history.StateError && d.Message == msg
+	}) {
+		return
+	}
+	id, err := c.opts.Store.CreateDeploy(ctx, rec)
+	if err != nil {
+		log.Error(err, "record a deploy that panicked")
+		return
+	}
+	if _, err := c.opts.Store.AppendStatus(ctx, id, history.Status{State: history.StateError, Step: "reconcile", Message: msg, Time: c.opts.Now()}); err != nil {
+		log.Error(err, "record a deploy that panicked")
+		return
+	}
+	rec.ID = id
+	c.deployer.notify(*rec, history.StateError, msg)
+	c.opts.Metrics.setCurrent(k.App, app.team, k.Environment, string(history.StateError))
+}

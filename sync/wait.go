@@ -93,26 +93,9 @@ func (d *Deployer) wait(ctx context.Context, cluster *Cluster, objs []*unstructu
 			break
 		}
 		read := poll == 0 || poll&(poll-1) == 0 || poll%60 == 0
-		var next []*unstructured.Unstructured
-		var why []string
-		var found []Problem
-		for _, o := range pending {
-			st, ps, err := d.readiness(wctx, cluster, o, poll, read, applied, generation)
-			if err != nil {
-				if wctx.Err() != nil {
-					break
-				}
-				return &deployError{classify(err), "wait", err}
-			}
-			found = append(found, ps...)
-			switch {
-			case st.Status == status.CurrentStatus:
-				continue
-			case st.Status == status.FailedStatus && !slices.ContainsFunc(ps, func(p Problem) bool { return p.Fatal }):
-				found = append(found, Problem{Object: subject(o), Reason: "Failed", Message: st.Message, Fatal: true})
-			}
-			next = append(next, o)
-			why = append(why, fmt.Sprintf("%s: %s", subject(o), st.Message))
+		next, why, found, err := d.check(wctx, cluster, pending, poll, read, applied, generation)
+		if err != nil {
+			return err
 		}
 		if wctx.Err() != nil {
 			break
@@ -129,10 +112,41 @@ func (d *Deployer) wait(ctx context.Context, cluster *Cluster, objs []*unstructu
 			problems = found
 		}
 	}
+	return waitEnded(ctx, timeout, problems, waiting)
+}
+
+// check is one poll of wait: the readiness of each pending object. It returns the objects
+// still pending, why each is, and the problems found; it stops early, without an error, when
+// ctx ends.
+func (d *Deployer) check(ctx context.Context, cluster *Cluster, pending []*unstructured.Unstructured, poll int, read bool, applied *appliedObjects, generation map[*unstructured.Unstructured]int64) (next []*unstructured.Unstructured, why []string, found []Problem, err error) {
+	for _, o := range pending {
+		st, ps, err := d.readiness(ctx, cluster, o, poll, read, applied, generation)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return nil, nil, nil, &deployError{classify(err), "wait", err}
+		}
+		found = append(found, ps...)
+		switch {
+		case st.Status == status.CurrentStatus:
+			continue
+		case st.Status == status.FailedStatus && !slices.ContainsFunc(ps, func(p Problem) bool { return p.Fatal }):
+			found = append(found, Problem{Object: subject(o), Reason: "Failed", Message: st.Message, Fatal: true})
+		}
+		next = append(next, o)
+		why = append(why, fmt.Sprintf("%s: %s", subject(o), st.Message))
+	}
+	return next, why, found, nil
+}
+
+// waitEnded is the error of a wait that ended before its objects were ready: interrupted when
+// ctx ended, else a timeout that says why, from the objects themselves, rather than only
+// "timeout".
+func waitEnded(ctx context.Context, timeout time.Duration, problems []Problem, waiting []string) error {
 	if ctx.Err() != nil {
 		return &deployError{history.StateInactive, "wait", fmt.Errorf("interrupted while waiting: %w", ctx.Err())}
 	}
-	// Say why, from the objects themselves, rather than only "timeout".
 	if len(problems) > 0 {
 		return &deployError{history.StateError, "wait", fmt.Errorf("rollout not done after %s: %s", timeout, joinProblems(problems))}
 	}
