@@ -14,6 +14,7 @@ import (
 
 	"github.com/flyt-platform/flyt/environments"
 	"github.com/flyt-platform/flyt/history"
+	"github.com/flyt-platform/flyt/internal/repourl"
 	"github.com/flyt-platform/flyt/render"
 	"github.com/flyt-platform/flyt/sync/source"
 )
@@ -122,7 +123,7 @@ const maxPushes = 16
 // they deploy, or else to that commit's author: never to whoever sent the newest webhook,
 // which may name an older commit than the head the poller then finds (see credit).
 func (c *Controller) Pushed(repoURL, commit, pusher string) {
-	u := normalizeURL(repoURL)
+	u := repourl.Normalize(repoURL)
 	rs := c.repos
 	rs.mu.Lock()
 	ps := append(rs.pushes[u], push{commit: commit, by: pusher})
@@ -137,7 +138,7 @@ func (c *Controller) Pushed(repoURL, commit, pusher string) {
 // a push when a webhook announced one since the last change seen (the pushes are used up),
 // credited to the pusher of rev itself, or else to rev's author; a poll by flyt otherwise.
 func (c *Controller) credit(repo environments.Repository, rev source.Revision) (history.Trigger, string) {
-	u := normalizeURL(repo.URL)
+	u := repourl.Normalize(repo.URL)
 	rs := c.repos
 	rs.mu.Lock()
 	ps, ok := rs.pushes[u]
@@ -346,10 +347,4 @@ func without(a, b []string) []string {
 		}
 	}
 	return out
-}
-
-// normalizeURL makes the spellings of one repository URL compare equal.
-func normalizeURL(u string) string {
-	u = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(u), "/"))
-	return strings.TrimSuffix(u, ".git")
 }
