@@ -82,7 +82,7 @@ func (c *Cluster) createAbsent(ctx context.Context, objs []*unstructured.Unstruc
 	for _, o := range objs {
 		g.Go(func() error {
 			u := o.DeepCopy()
-			//lint:ignore SA1019 client.Apply with an unstructured object is how ssa applies too.
+			//nolint:staticcheck // SA1019: client.Apply with an unstructured object is how ssa applies too.
 			if err := c.client.Patch(ctx, u, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
 				return fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
 			}

@@ -195,5 +195,5 @@ func (c *Controller) Redeploy(app, env, by, reason string) error {
 	return nil
 }
 
-// ErrUnknownApp: no watched repository has an app of that name (yet).
+// ErrUnknownApp means that no watched repository has an app of that name (yet).
 var ErrUnknownApp = errors.New("no watched repository has this app")

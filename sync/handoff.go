@@ -164,7 +164,7 @@ func (c *Controller) done(ctx context.Context, k Key) {
 	defer func() {
 		if v := recover(); v != nil {
 			log := c.opts.Log.WithValues("app", k.App, "environment", k.Environment)
-			caught(logr.NewContext(ctx, log), v, "queue", "")
+			_ = caught(logr.NewContext(ctx, log), v, "queue", "") // logged; the key goes on
 		}
 	}()
 	c.queue.Done(k)
@@ -182,8 +182,7 @@ func retryable(err error) error {
 	if err == nil || isPanic(err) {
 		return nil
 	}
-	switch StateOf(err) {
-	case history.StateError:
+	if StateOf(err) == history.StateError {
 		return errRetry{err}
 	}
 	return nil

@@ -30,7 +30,7 @@ type ImageChecker struct {
 	PlainHTTP []string
 }
 
-// ErrImageMissing: an image did not appear in its registry before the deadline.
+// ErrImageMissing means that an image did not appear in its registry before the deadline.
 var ErrImageMissing = errors.New("image not found in its registry")
 
 // Wait returns when every image exists, or an error naming the missing ones when ctx ends. A

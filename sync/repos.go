@@ -126,7 +126,8 @@ func (c *Controller) Pushed(repoURL, commit, pusher string) {
 	u := repourl.Normalize(repoURL)
 	rs := c.repos
 	rs.mu.Lock()
-	ps := append(rs.pushes[u], push{commit: commit, by: pusher})
+	ps := rs.pushes[u]
+	ps = append(ps, push{commit: commit, by: pusher})
 	if len(ps) > maxPushes {
 		ps = slices.Clone(ps[len(ps)-maxPushes:])
 	}
@@ -167,7 +168,7 @@ func (c *Controller) RepositoryChanged(ctx context.Context, repo environments.Re
 		// It runs on the poller's goroutine: a panic here would end the process. A panic in
 		// the repository's load is an error of loadRepo already, and each app records it.
 		if v := recover(); v != nil {
-			caught(logr.NewContext(ctx, log), v, "repository changed", "")
+			_ = caught(logr.NewContext(ctx, log), v, "repository changed", "") // logged
 		}
 	}()
 	p := c.opts.Platform()

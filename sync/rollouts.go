@@ -95,7 +95,7 @@ func (c *Controller) handOff(ctx context.Context, j *job, commit string, ro *Rol
 		defer func() {
 			// Wait catches its own panics and records them; this is for what follows it.
 			if v := recover(); v != nil {
-				caught(ctx, v, "finish", "")
+				_ = caught(ctx, v, "finish", "") // logged; the deploy is recorded already
 			}
 		}()
 		rec, err := ro.Wait(wctx)
