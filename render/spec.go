@@ -14,6 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // NAIS's Application API.
@@ -329,7 +331,7 @@ func (w *fieldWalker) walk(v any, t reflect.Type, path []string) {
 			if !ok {
 				names := sortedKeys(fields)
 				msg := fmt.Sprintf("unknown field %q", k)
-				if s := suggestField(k, names); s != "" {
+				if s := yamlpos.Suggest(k, names); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				} else {
 					msg += "; remove it or check its indentation"
@@ -359,20 +361,6 @@ func (w *fieldWalker) walk(v any, t reflect.Type, path []string) {
 		}
 		w.pop(base)
 	}
-}
-
-// suggestField is suggest with one more rule for fields: a known name containing the unknown
-// one, or the other way round (replica → replicas).
-func suggestField(k string, names []string) string {
-	if s := suggest(k, names); s != "" {
-		return s
-	}
-	for _, n := range names {
-		if len(k) > 3 && (strings.HasPrefix(strings.ToLower(n), strings.ToLower(k)) || strings.HasPrefix(strings.ToLower(k), strings.ToLower(n))) {
-			return n
-		}
-	}
-	return ""
 }
 
 // fieldCache memoizes jsonFields per type; decoding is on every render's path.
