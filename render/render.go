@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/flyt-platform/flyt/environments"
@@ -537,10 +536,14 @@ func (r *renderer) raw(d *sourceDoc) []*unstructured.Unstructured {
 		fail([]string{"metadata", "namespace"}, r.foreignNamespace(ns))
 		return nil
 	}
-	obj := deepCopyMap(d.value)
-	meta := obj["metadata"].(map[string]any)
+	// The document's value was parsed for this render alone, so the object takes it; only the
+	// maps changed here are copied, so the document still says what the file says.
+	obj := maps.Clone(d.value)
+	meta := maps.Clone(obj["metadata"].(map[string]any))
+	obj["metadata"] = meta
 	meta["namespace"] = r.env.Namespace
 	labels, _ := meta["labels"].(map[string]any)
+	labels = maps.Clone(labels)
 	if labels == nil {
 		labels = map[string]any{}
 	}
@@ -554,31 +557,6 @@ func (r *renderer) raw(d *sourceDoc) []*unstructured.Unstructured {
 	labels["team"] = r.env.Team
 	meta["labels"] = labels
 	return []*unstructured.Unstructured{{Object: obj}}
-}
-
-func deepCopyMap(m map[string]any) map[string]any {
-	return runtime.DeepCopyJSONValue(normalizeJSON(m)).(map[string]any)
-}
-
-// normalizeJSON makes values acceptable to DeepCopyJSONValue (which wants int64, float64 …).
-func normalizeJSON(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = normalizeJSON(x)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = normalizeJSON(x)
-		}
-		return out
-	case int:
-		return int64(v)
-	}
-	return v
 }
 
 // clusterScoped lists well-known cluster-scoped kinds, by group/Kind ("Kind" for core).
