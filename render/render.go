@@ -103,10 +103,6 @@ type renderer struct {
 	strict bool
 	res    *Result
 	errs   Errors
-	// canon holds the canonical form of the objects generated from the Application, written
-	// while they were converted, and images the images in them, for the digest.
-	canon  map[*unstructured.Unstructured][]byte
-	images map[string]bool
 	// file is the file being rendered, for the message of a panic; origin is the document
 	// each object came from, for the messages of the limits on objects (its position is only
 	// looked up then: finding it parses the file again).
@@ -411,27 +407,13 @@ func (r *renderer) application(d *sourceDoc, vars map[string]any) []*unstructure
 	r.warn(g.warns...)
 	r.errs = append(r.errs, g.errs...)
 	out := make([]*unstructured.Unstructured, 0, len(objs))
-	if r.canon == nil {
-		r.canon, r.images = map[*unstructured.Unstructured][]byte{}, map[string]bool{}
-	}
-	c := canonicalOut{images: r.images}
-	c.b.Grow(8 << 10)                  // enough for a typical app's objects in one go
-	lines := make([]int, 0, len(objs)) // where each object's canonical form ends in c.b
 	for _, o := range objs {
-		start := c.b.Len()
-		u, err := convert(o, &c)
+		u, err := toUnstructured(o)
 		if err != nil {
-			c.b.Truncate(start)
-			r.addErr(fmt.Errorf("convert %T: %w", o, err))
+			r.addErr(err)
 			continue
 		}
 		out = append(out, u)
-		lines = append(lines, c.b.Len())
-	}
-	start := 0
-	for i, u := range out {
-		r.canon[u] = c.b.Bytes()[start:lines[i]]
-		start = lines[i]
 	}
 	return out
 }
@@ -613,7 +595,7 @@ func (r *renderer) finish() (*Result, error) {
 		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
 		return res, r.errs
 	}
-	d, imgs, err := digest(res.Objects, r.canon, r.images, int64(r.repo.Limits.ObjectSize))
+	d, imgs, err := digest(res.Objects, int64(r.repo.Limits.ObjectSize))
 	var big *tooBigError
 	if errors.As(err, &big) {
 		file, line, _ := r.origin[big.obj].pos(nil, false)
