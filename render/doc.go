@@ -129,7 +129,16 @@
 // # Output
 //
 // Objects are sorted by kind (ServiceAccount, ConfigMap, Secret, PVC, Service, Deployment, HPA,
-// PDB, Ingress, NetworkPolicy, then the rest), then apiVersion, namespace and name. [Canonical]
-// is the digest's input: compact JSON with sorted keys, one object per line. [YAML] and [JSON]
-// print them for people.
+// PDB, Ingress, NetworkPolicy, then the rest), then apiVersion, namespace and name. Generated
+// objects become unstructured through apimachinery's converter. [Canonical] is the digest's
+// input: each object as encoding/json writes it (compact, keys sorted), one per line. [YAML]
+// and [JSON] print them for people.
+//
+// # Reading YAML
+//
+// Templated files are YAML only once rendered, so Render parses them on every call: plain
+// block YAML (the usual manifest) by a small parser of flyt's own that builds values and no
+// nodes, everything else, and every position a message needs, by yaml.v3. The small parser is
+// kept for memory, not speed: yaml.v3's nodes would take a render of many files within
+// limits.yamlValues past the memory one hostile render may cost (yamlfast.go has the figures).
 package render

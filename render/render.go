@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/flyt-platform/flyt/environments"
@@ -104,10 +103,6 @@ type renderer struct {
 	strict bool
 	res    *Result
 	errs   Errors
-	// canon holds the canonical form of the objects generated from the Application, written
-	// while they were converted, and images the images in them, for the digest.
-	canon  map[*unstructured.Unstructured][]byte
-	images map[string]bool
 	// file is the file being rendered, for the message of a panic; origin is the document
 	// each object came from, for the messages of the limits on objects (its position is only
 	// looked up then: finding it parses the file again).
@@ -412,27 +407,13 @@ func (r *renderer) application(d *sourceDoc, vars map[string]any) []*unstructure
 	r.warn(g.warns...)
 	r.errs = append(r.errs, g.errs...)
 	out := make([]*unstructured.Unstructured, 0, len(objs))
-	if r.canon == nil {
-		r.canon, r.images = map[*unstructured.Unstructured][]byte{}, map[string]bool{}
-	}
-	c := canonicalOut{images: r.images}
-	c.b.Grow(8 << 10)                  // enough for a typical app's objects in one go
-	lines := make([]int, 0, len(objs)) // where each object's canonical form ends in c.b
 	for _, o := range objs {
-		start := c.b.Len()
-		u, err := convert(o, &c)
+		u, err := toUnstructured(o)
 		if err != nil {
-			c.b.Truncate(start)
-			r.addErr(fmt.Errorf("convert %T: %w", o, err))
+			r.addErr(err)
 			continue
 		}
 		out = append(out, u)
-		lines = append(lines, c.b.Len())
-	}
-	start := 0
-	for i, u := range out {
-		r.canon[u] = c.b.Bytes()[start:lines[i]]
-		start = lines[i]
 	}
 	return out
 }
@@ -537,10 +518,14 @@ func (r *renderer) raw(d *sourceDoc) []*unstructured.Unstructured {
 		fail([]string{"metadata", "namespace"}, r.foreignNamespace(ns))
 		return nil
 	}
-	obj := deepCopyMap(d.value)
-	meta := obj["metadata"].(map[string]any)
+	// The document's value was parsed for this render alone, so the object takes it; only the
+	// maps changed here are copied, so the document still says what the file says.
+	obj := maps.Clone(d.value)
+	meta := maps.Clone(obj["metadata"].(map[string]any))
+	obj["metadata"] = meta
 	meta["namespace"] = r.env.Namespace
 	labels, _ := meta["labels"].(map[string]any)
+	labels = maps.Clone(labels)
 	if labels == nil {
 		labels = map[string]any{}
 	}
@@ -554,31 +539,6 @@ func (r *renderer) raw(d *sourceDoc) []*unstructured.Unstructured {
 	labels["team"] = r.env.Team
 	meta["labels"] = labels
 	return []*unstructured.Unstructured{{Object: obj}}
-}
-
-func deepCopyMap(m map[string]any) map[string]any {
-	return runtime.DeepCopyJSONValue(normalizeJSON(m)).(map[string]any)
-}
-
-// normalizeJSON makes values acceptable to DeepCopyJSONValue (which wants int64, float64 …).
-func normalizeJSON(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = normalizeJSON(x)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = normalizeJSON(x)
-		}
-		return out
-	case int:
-		return int64(v)
-	}
-	return v
 }
 
 // clusterScoped lists well-known cluster-scoped kinds, by group/Kind ("Kind" for core).
@@ -635,7 +595,7 @@ func (r *renderer) finish() (*Result, error) {
 		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
 		return res, r.errs
 	}
-	d, imgs, err := digest(res.Objects, r.canon, r.images, int64(r.repo.Limits.ObjectSize))
+	d, imgs, err := digest(res.Objects, int64(r.repo.Limits.ObjectSize))
 	var big *tooBigError
 	if errors.As(err, &big) {
 		file, line, _ := r.origin[big.obj].pos(nil, false)

@@ -476,7 +476,8 @@ func metadataName(doc string) string {
 		return ""
 	}
 	indent := ""
-	for _, line := range strings.Split(doc[loc[1]:], "\n") {
+	for line := range strings.Lines(doc[loc[1]:]) {
+		line = strings.TrimSuffix(line, "\n")
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
 		}
@@ -557,7 +558,7 @@ func discover(rd *reader, dir string, knownEnvs []string) (*Repo, error) {
 			return nil, err
 		}
 		repo.files[p] = string(b)
-		if s := sniff(p, string(b)); len(s.kinds) > 0 {
+		if s := sniff(p, repo.files[p]); len(s.kinds) > 0 {
 			manifests = append(manifests, s)
 		} else {
 			others = append(others, p)

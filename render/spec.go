@@ -1,8 +1,6 @@
 package render
 
 import (
-	"bytes"
-	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // NAIS's Application API.
@@ -329,7 +329,7 @@ func (w *fieldWalker) walk(v any, t reflect.Type, path []string) {
 			if !ok {
 				names := sortedKeys(fields)
 				msg := fmt.Sprintf("unknown field %q", k)
-				if s := suggestField(k, names); s != "" {
+				if s := yamlpos.Suggest(k, names); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				} else {
 					msg += "; remove it or check its indentation"
@@ -359,20 +359,6 @@ func (w *fieldWalker) walk(v any, t reflect.Type, path []string) {
 		}
 		w.pop(base)
 	}
-}
-
-// suggestField is suggest with one more rule for fields: a known name containing the unknown
-// one, or the other way round (replica → replicas).
-func suggestField(k string, names []string) string {
-	if s := suggest(k, names); s != "" {
-		return s
-	}
-	for _, n := range names {
-		if len(k) > 3 && (strings.HasPrefix(strings.ToLower(n), strings.ToLower(k)) || strings.HasPrefix(strings.ToLower(k), strings.ToLower(n))) {
-			return n
-		}
-	}
-	return ""
 }
 
 // fieldCache memoizes jsonFields per type; decoding is on every render's path.
@@ -412,16 +398,12 @@ func buildJSONFields(t reflect.Type) map[string]reflect.Type {
 	return fields
 }
 
-// decodeStrict decodes v (the merged document) into out, which must be a pointer to a struct.
+// decodeStrict decodes v (the merged document) into out, which must be a pointer to a struct,
+// through encoding/json: v is encoded and decoded again, after unknownFields has looked for
+// keys out has no field for (encoding/json would drop them, or take "Port" for "port").
 // Unknown fields and wrong types come back as positioned problems; pos finds the place of a
 // field path in the team's files.
 func decodeStrict(v any, out any, pos func(path []string, key bool) (file string, line, col int)) Errors {
-	rv := reflect.ValueOf(out).Elem()
-	if decodeValue(v, rv) {
-		return nil
-	}
-	// Something is off: start again the thorough way, which finds every problem and says where.
-	rv.SetZero()
 	var errs Errors
 	var unknown []fieldProblem
 	unknownFields(v, reflect.TypeOf(out), make([]string, 0, 16), &unknown)
@@ -429,13 +411,12 @@ func decodeStrict(v any, out any, pos func(path []string, key bool) (file string
 		file, line, col := pos(u.path, true)
 		errs = append(errs, &Error{File: file, Line: line, Column: col, Path: joinPath(u.path), Msg: u.msg})
 	}
-	var buf bytes.Buffer
-	buf.Grow(4096)
-	if err := appendJSON(&buf, v); err != nil {
+	data, err := json.Marshal(v)
+	if err != nil {
 		errs = append(errs, &Error{Msg: "cannot encode the document: " + err.Error(), Err: err})
 		return errs
 	}
-	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
+	if err := json.Unmarshal(data, out); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			path := splitPath(te.Field)
@@ -448,145 +429,6 @@ func decodeStrict(v any, out any, pos func(path []string, key bool) (file string
 		}
 	}
 	return errs
-}
-
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-
-// decodeValue is decodeStrict's fast path: it sets v (settable, zero) from x as encoding/json
-// would set it from x's JSON, and says false as soon as it meets anything decodeStrict would
-// report (an unknown field, a wrong type) or that it does not mirror, leaving that to the
-// thorough path. Documents that are fine, the usual case, are decoded without going through JSON.
-func decodeValue(x any, v reflect.Value) bool {
-	t := v.Type()
-	if t.Kind() == reflect.Pointer {
-		if x == nil {
-			return true // null leaves a pointer nil
-		}
-		p := reflect.New(t.Elem())
-		if !decodeValue(x, p.Elem()) {
-			return false
-		}
-		v.Set(p)
-		return true
-	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		switch x.(type) {
-		case map[string]any, []any:
-			if t != rawMessageType && t != intOrStrType {
-				return false // unknownFields may have something to say about its contents
-			}
-		}
-		var buf bytes.Buffer
-		if appendJSON(&buf, x) != nil {
-			return false
-		}
-		return v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(buf.Bytes()) == nil
-	}
-	if x == nil {
-		return true // null leaves any other value as it is: zero
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		b, ok := x.(bool)
-		v.SetBool(b)
-		return ok
-	case reflect.String:
-		s, ok := x.(string)
-		v.SetString(validUTF8(s))
-		return ok
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		i, ok := x.(int64)
-		if !ok || v.OverflowInt(i) {
-			return false
-		}
-		v.SetInt(i)
-		return true
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		i, ok := x.(int64)
-		if !ok || i < 0 || v.OverflowUint(uint64(i)) {
-			return false
-		}
-		v.SetUint(uint64(i))
-		return true
-	case reflect.Slice:
-		s, ok := x.([]any)
-		if !ok || t.Elem().Kind() == reflect.Uint8 {
-			return false
-		}
-		out := reflect.MakeSlice(t, len(s), len(s))
-		for i, e := range s {
-			if !decodeValue(e, out.Index(i)) {
-				return false
-			}
-		}
-		v.Set(out)
-		return true
-	case reflect.Map:
-		m, ok := x.(map[string]any)
-		if !ok || t.Key().Kind() != reflect.String || reflect.PointerTo(t.Key()).Implements(textUnmarshalerType) {
-			return false
-		}
-		if t == stringMapType { // labels and annotations, without reflection
-			out := make(map[string]string, len(m))
-			for k, e := range m {
-				s, ok := e.(string)
-				if !ok && e != nil {
-					return false
-				}
-				out[validUTF8(k)] = validUTF8(s)
-			}
-			v.Set(reflect.ValueOf(out))
-			return true
-		}
-		out := reflect.MakeMapWithSize(t, len(m))
-		for k, e := range m {
-			ev := reflect.New(t.Elem()).Elem()
-			if !decodeValue(e, ev) {
-				return false
-			}
-			kv := reflect.New(t.Key()).Elem()
-			kv.SetString(validUTF8(k))
-			out.SetMapIndex(kv, ev)
-		}
-		v.Set(out)
-		return true
-	case reflect.Struct:
-		m, ok := x.(map[string]any)
-		fields := decodeFields(t)
-		if !ok || fields == nil {
-			return false
-		}
-		for k, e := range m {
-			index, ok := fields[k]
-			if !ok || !decodeValue(e, v.FieldByIndex(index)) {
-				return false
-			}
-		}
-		return true
-	}
-	return false // floats, interfaces, arrays: rare, left to encoding/json
-}
-
-var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
-
-// decodeFieldCache memoizes decodeFields per type.
-var decodeFieldCache sync.Map // reflect.Type → map[string][]int
-
-// decodeFields maps t's JSON field names to their indices, nil when decodeValue should leave t
-// to encoding/json. The fields are those encoding/json writes, which are those it reads.
-func decodeFields(t reflect.Type) map[string][]int {
-	if f, ok := decodeFieldCache.Load(t); ok {
-		return f.(map[string][]int)
-	}
-	var out map[string][]int
-	if fields, ok := structFields(t, nil); ok {
-		out = make(map[string][]int, len(fields))
-		for _, f := range fields {
-			out[f.name] = f.index
-		}
-	}
-	decodeFieldCache.Store(t, out)
-	return out
 }
 
 func typeName(t reflect.Type) string {

@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/mailgun/raymond/v2/parser"
 
 	"github.com/flyt-platform/flyt/environments"
+	"github.com/flyt-platform/flyt/internal/yamlpos"
 )
 
 // template is one file parsed as a Handlebars template. Files without "{{" are kept as they are
@@ -523,7 +523,7 @@ func (c *checker) resolve(p *ast.PathExpression) (any, bool, string) {
 			}
 		}
 	}
-	return nil, false, suggest(unbracket(parts[0]), names)
+	return nil, false, yamlpos.Suggest(unbracket(parts[0]), names)
 }
 
 func (c *checker) check(p *ast.PathExpression, output bool) {
@@ -566,7 +566,7 @@ func lookupPath(v any, parts []string) (any, bool, string) {
 			if m, isMap := v.(map[string]any); isMap {
 				names = sortedKeys(m)
 			}
-			return nil, false, suggest(unbracket(part), names)
+			return nil, false, yamlpos.Suggest(unbracket(part), names)
 		}
 		v = next
 	}
@@ -601,39 +601,4 @@ func unbracket(s string) string {
 		return s[1 : len(s)-1]
 	}
 	return s
-}
-
-// suggest returns the defined name closest to name: one that differs only in case, or by one
-// inserted, deleted or replaced character. Empty when none is that close.
-func suggest(name string, names []string) string {
-	slices.Sort(names)
-	for _, n := range names {
-		if n != name && strings.EqualFold(n, name) {
-			return n
-		}
-	}
-	for _, n := range names {
-		if n != name && oneEdit(n, name) {
-			return n
-		}
-	}
-	return ""
-}
-
-// oneEdit reports whether a and b differ by exactly one inserted, deleted or replaced byte.
-func oneEdit(a, b string) bool {
-	if len(a) < len(b) {
-		a, b = b, a
-	}
-	if len(a)-len(b) > 1 {
-		return false
-	}
-	i := 0
-	for i < len(b) && a[i] == b[i] {
-		i++
-	}
-	if len(a) == len(b) {
-		return i < len(a) && a[i+1:] == b[i+1:]
-	}
-	return a[i+1:] == b[i:]
 }

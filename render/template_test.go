@@ -69,25 +69,6 @@ func TestTemplateUndefinedVariables(t *testing.T) {
 	}
 }
 
-func TestSuggest(t *testing.T) {
-	names := []string{"replyURLs", "host", "ingresses", "tenant"}
-	tests := []struct{ in, want string }{
-		{"replyUrls", "replyURLs"},
-		{"hots", ""}, // a swap is two edits
-		{"hos", "host"},
-		{"hostt", "host"},
-		{"ingress", ""},
-		{"tennant", "tenant"},
-		{"tenamt", "tenant"},
-		{"host", ""},
-	}
-	for _, tt := range tests {
-		if got := suggest(tt.in, names); got != tt.want {
-			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestMerge(t *testing.T) {
 	tests := []struct {
 		name          string

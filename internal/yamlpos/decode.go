@@ -530,7 +530,7 @@ func (c *converter) list(n *yaml.Node, t reflect.Type, path *fieldPath) {
 
 // unknownField says a field does not exist and what was probably meant.
 func unknownField(name string, known []string) string {
-	if s := suggest(name, known); s != "" {
+	if s := Suggest(name, known); s != "" {
 		return fmt.Sprintf("unknown field %q; did you mean %q?", name, s)
 	}
 	if len(known) == 0 {
@@ -540,46 +540,6 @@ func unknownField(name string, known []string) string {
 		return fmt.Sprintf("unknown field %q; known fields: %s", name, strings.Join(known, ", "))
 	}
 	return fmt.Sprintf("unknown field %q", name)
-}
-
-// suggest returns the known name closest to name: one that differs only in case, or else one
-// within an edit distance of two (and closer than the name is long), ties broken by order.
-func suggest(name string, known []string) string {
-	for _, k := range known {
-		if strings.EqualFold(k, name) {
-			return k
-		}
-	}
-	best, bestDist := "", 3
-	lower := strings.ToLower(name)
-	for _, k := range known {
-		d := distance(lower, strings.ToLower(k))
-		if d < bestDist && d < len(name) && d < len(k) {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein edit distance between a and b, in bytes.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // structFields are the JSON fields of a struct type, with embedded structs flattened the way

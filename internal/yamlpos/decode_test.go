@@ -314,26 +314,6 @@ func TestAliasBomb(t *testing.T) {
 	}
 }
 
-func TestSuggest(t *testing.T) {
-	known := []string{"image", "ingresses", "replicas", "env", "id"}
-	tests := []struct{ in, want string }{
-		{"Image", "image"},
-		{"imgae", "image"},
-		{"replica", "replicas"},
-		{"ingress", "ingresses"},
-		{"xy", ""},
-		{"en", "env"},
-		{"completelydifferent", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := suggest(tt.in, known); got != tt.want {
-				t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestSelfReference(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{"alias in itself", "a: &a {b: *a}\n", "the alias *a refers to a map or list that contains it, which would never end; replace the alias with the values it should stand for"},
