@@ -535,10 +535,13 @@ func envSuffix(stem string, knownEnvs []string) string {
 	return best
 }
 
-// discover applies the .nais/ conventions (see the package doc).
+// discover applies the .nais/ conventions (see the package doc), one step a method of
+// discovery: read the folder, tell overlays from vars files, find each app's files and the
+// environment each per-environment copy is for, give files without an Application to their
+// app, sort the vars files by environment, and build the apps.
 func discover(rd *reader, dir string, knownEnvs []string) (*Repo, error) {
-	naisDir := path.Join(dir, ".nais")
-	listing, err := listDir(rd, naisDir)
+	d := &discovery{knownEnvs: knownEnvs, naisDir: path.Join(dir, ".nais")}
+	listing, err := listDir(rd, d.naisDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &Error{File: dir, Msg: "found neither " + RepoConfigFile + " nor a .nais/ folder; add one of them (see flyt's README)"}
 	}
@@ -546,32 +549,74 @@ func discover(rd *reader, dir string, knownEnvs []string) (*Repo, error) {
 		return nil, err
 	}
 	repo := &Repo{files: map[string]string{}}
-	var manifests []sniffed
-	var others []string
+	if err := d.read(rd, listing, repo); err != nil {
+		return nil, err
+	}
+	d.splitOthers()
+	if err := d.findAppFiles(); err != nil {
+		return nil, err
+	}
+	if err := d.giveExtras(); err != nil {
+		return nil, err
+	}
+	d.sortVars()
+	for _, name := range d.appNames {
+		repo.Apps = append(repo.Apps, d.app(name))
+	}
+	return repo, nil
+}
+
+// discovery is what discover learns of a .nais/ folder, step by step.
+type discovery struct {
+	knownEnvs []string
+	naisDir   string
+
+	manifests []sniffed // files with Kubernetes objects
+	others    []string  // the other YAML files: overlays and vars files
+
+	overlays  map[string]map[string][]string // env → base manifest → its overlays
+	varsFiles []string
+
+	appFiles map[string][]sniffed // app → the manifests holding its Application
+	appNames []string
+	fileEnv  map[string]string    // manifest → the environment it is a copy for
+	extra    map[string][]sniffed // app → manifests without an Application that go with it
+
+	common    []string            // vars files for every environment
+	varsByEnv map[string][]string // env → its vars files
+}
+
+// read reads the YAML files of .nais/ (and .nais/vars/) into repo and sorts them into
+// manifests and others.
+func (d *discovery) read(rd *reader, listing map[string]bool, repo *Repo) error {
 	for _, rel := range sortedKeys(listing) {
 		if !slices.Contains(yamlExts, path.Ext(rel)) || strings.Contains(rel, "/") && path.Dir(rel) != "vars" {
 			continue
 		}
 		p := path.Join(".nais", rel)
-		b, err := rd.read(path.Join(naisDir, rel), p)
+		b, err := rd.read(path.Join(d.naisDir, rel), p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		repo.files[p] = string(b)
 		if s := sniff(p, repo.files[p]); len(s.kinds) > 0 {
-			manifests = append(manifests, s)
+			d.manifests = append(d.manifests, s)
 		} else {
-			others = append(others, p)
+			d.others = append(d.others, p)
 		}
 	}
-	// Overlays: <base>.<env>.<ext> beside a manifest <base>.<ext>.
-	overlays := map[string]map[string][]string{} // env → base → overlays
+	return nil
+}
+
+// splitOthers tells overlays, <base>.<env>.<ext> beside a manifest <base>.<ext>, from vars
+// files.
+func (d *discovery) splitOthers() {
+	d.overlays = map[string]map[string][]string{}
 	isManifest := map[string]bool{}
-	for _, m := range manifests {
+	for _, m := range d.manifests {
 		isManifest[m.path] = true
 	}
-	var varsFiles []string
-	for _, o := range others {
+	for _, o := range d.others {
 		stem := strings.TrimSuffix(o, path.Ext(o))
 		base, env := "", ""
 		if i := strings.LastIndexByte(path.Base(stem), '.'); i > 0 {
@@ -585,151 +630,177 @@ func discover(rd *reader, dir string, knownEnvs []string) (*Repo, error) {
 			}
 		}
 		if base == "" {
-			varsFiles = append(varsFiles, o)
+			d.varsFiles = append(d.varsFiles, o)
 			continue
 		}
-		if overlays[env] == nil {
-			overlays[env] = map[string][]string{}
+		if d.overlays[env] == nil {
+			d.overlays[env] = map[string][]string{}
 		}
-		overlays[env][base] = append(overlays[env][base], o)
+		d.overlays[env][base] = append(d.overlays[env][base], o)
 	}
-	// Apps and the environments of per-environment copies.
-	appFiles := map[string][]sniffed{}
-	for _, m := range manifests {
+}
+
+// findAppFiles finds the manifests of each app and the environments of per-environment copies.
+func (d *discovery) findAppFiles() error {
+	d.appFiles = map[string][]sniffed{}
+	for _, m := range d.manifests {
 		for _, a := range m.apps {
-			if !slices.ContainsFunc(appFiles[a], func(s sniffed) bool { return s.path == m.path }) {
-				appFiles[a] = append(appFiles[a], m)
+			if !slices.ContainsFunc(d.appFiles[a], func(s sniffed) bool { return s.path == m.path }) {
+				d.appFiles[a] = append(d.appFiles[a], m)
 			}
 		}
 	}
-	if len(appFiles) == 0 {
-		return nil, &Error{File: naisDir, Msg: "no file here holds a nais.io/v1alpha1 Application; add one, or list the files in " + RepoConfigFile}
+	if len(d.appFiles) == 0 {
+		return &Error{File: d.naisDir, Msg: "no file here holds a nais.io/v1alpha1 Application; add one, or list the files in " + RepoConfigFile}
 	}
-	fileEnv := map[string]string{}
-	for _, files := range appFiles {
-		for _, f := range files {
-			if e := envSuffix(f.stem, knownEnvs); e != "" {
-				fileEnv[f.path] = e
-			}
-		}
-		var rest []sniffed
-		for _, f := range files {
-			if fileEnv[f.path] == "" {
-				rest = append(rest, f)
-			}
-		}
-		if len(rest) < 2 {
-			continue
-		}
-		stems := make([]string, len(rest))
-		for i, f := range rest {
-			stems[i] = f.stem
-		}
-		prefix := commonPrefix(stems)
-		envs := map[string]bool{}
-		for _, f := range rest {
-			e := strings.Trim(strings.TrimPrefix(f.stem, prefix), "-_.")
-			if e == "" || envs[e] {
-				return nil, &Error{File: f.path, Msg: fmt.Sprintf("several files define Application %q and their names do not say which environment each is for; name them <app>-<env>.yaml or list them in %s", f.apps[0], RepoConfigFile)}
-			}
-			envs[e] = true
-			fileEnv[f.path] = e
+	d.appNames = sortedKeys(d.appFiles)
+	d.fileEnv = map[string]string{}
+	for _, files := range d.appFiles {
+		if err := d.copiesEnvs(files); err != nil {
+			return err
 		}
 	}
-	// Files that hold no Application go with the app they name, or with the only app.
-	appNames := sortedKeys(appFiles)
-	extra := map[string][]sniffed{}
-	for _, m := range manifests {
+	return nil
+}
+
+// copiesEnvs sets the environment of each of one app's manifests that is a per-environment
+// copy: by a known environment's suffix, or else by what is left of the names of two or
+// more files once their common prefix is cut.
+func (d *discovery) copiesEnvs(files []sniffed) error {
+	for _, f := range files {
+		if e := envSuffix(f.stem, d.knownEnvs); e != "" {
+			d.fileEnv[f.path] = e
+		}
+	}
+	var rest []sniffed
+	for _, f := range files {
+		if d.fileEnv[f.path] == "" {
+			rest = append(rest, f)
+		}
+	}
+	if len(rest) < 2 {
+		return nil
+	}
+	stems := make([]string, len(rest))
+	for i, f := range rest {
+		stems[i] = f.stem
+	}
+	prefix := commonPrefix(stems)
+	envs := map[string]bool{}
+	for _, f := range rest {
+		e := strings.Trim(strings.TrimPrefix(f.stem, prefix), "-_.")
+		if e == "" || envs[e] {
+			return &Error{File: f.path, Msg: fmt.Sprintf("several files define Application %q and their names do not say which environment each is for; name them <app>-<env>.yaml or list them in %s", f.apps[0], RepoConfigFile)}
+		}
+		envs[e] = true
+		d.fileEnv[f.path] = e
+	}
+	return nil
+}
+
+// giveExtras gives each manifest that holds no Application to the app it names, or to the
+// only app.
+func (d *discovery) giveExtras() error {
+	d.extra = map[string][]sniffed{}
+	for _, m := range d.manifests {
 		if len(m.apps) > 0 {
 			continue
 		}
 		owner := ""
 		for _, n := range m.names {
-			if appFiles[n] != nil {
+			if d.appFiles[n] != nil {
 				owner = n
 				break
 			}
 		}
-		if owner == "" && len(appNames) == 1 {
-			owner = appNames[0]
+		if owner == "" && len(d.appNames) == 1 {
+			owner = d.appNames[0]
 		}
 		if owner == "" {
-			return nil, &Error{File: m.path, Msg: fmt.Sprintf("cannot tell which app (%s) this file belongs to; name an object after its app or list the files in %s", strings.Join(appNames, ", "), RepoConfigFile)}
+			return &Error{File: m.path, Msg: fmt.Sprintf("cannot tell which app (%s) this file belongs to; name an object after its app or list the files in %s", strings.Join(d.appNames, ", "), RepoConfigFile)}
 		}
-		if e := envSuffix(m.stem, knownEnvs); e != "" {
-			fileEnv[m.path] = e
+		if e := envSuffix(m.stem, d.knownEnvs); e != "" {
+			d.fileEnv[m.path] = e
 		}
-		extra[owner] = append(extra[owner], m)
+		d.extra[owner] = append(d.extra[owner], m)
 	}
-	var common []string
-	varsByEnv := map[string][]string{}
-	for _, v := range varsFiles {
+	return nil
+}
+
+// sortVars sorts the vars files into those of one environment and those of all.
+func (d *discovery) sortVars() {
+	d.varsByEnv = map[string][]string{}
+	for _, v := range d.varsFiles {
 		if e := envOfVars(v); e != "" {
-			varsByEnv[e] = append(varsByEnv[e], v)
+			d.varsByEnv[e] = append(d.varsByEnv[e], v)
 		} else {
-			common = append(common, v)
+			d.common = append(d.common, v)
 		}
 	}
-	for _, name := range appNames {
-		app := &App{Name: name, Vars: common, Environments: map[string]*AppEnv{}}
-		envFiles := map[string][]string{}
-		var shared []string
-		for _, f := range slices.Concat(appFiles[name], extra[name]) {
-			if e := fileEnv[f.path]; e != "" {
-				envFiles[e] = append(envFiles[e], f.path)
-			} else {
-				shared = append(shared, f.path)
-			}
+}
+
+// holdsApplication reports whether file holds app's Application.
+func (d *discovery) holdsApplication(name, file string) bool {
+	return slices.ContainsFunc(d.appFiles[name], func(s sniffed) bool { return s.path == file })
+}
+
+// app builds one app from what the steps before found.
+func (d *discovery) app(name string) *App {
+	app := &App{Name: name, Vars: d.common, Environments: map[string]*AppEnv{}}
+	envFiles := map[string][]string{}
+	var shared []string
+	for _, f := range slices.Concat(d.appFiles[name], d.extra[name]) {
+		if e := d.fileEnv[f.path]; e != "" {
+			envFiles[e] = append(envFiles[e], f.path)
+		} else {
+			shared = append(shared, f.path)
 		}
-		app.Files = shared
-		get := func(env string) *AppEnv {
-			if app.Environments[env] == nil {
-				app.Environments[env] = &AppEnv{}
-			}
-			return app.Environments[env]
-		}
-		for env, files := range envFiles {
-			e := get(env)
-			// A per-environment copy replaces the shared files that hold the Application.
-			for _, f := range shared {
-				if !slices.ContainsFunc(appFiles[name], func(s sniffed) bool { return s.path == f }) {
-					e.Files = append(e.Files, f)
-				}
-			}
-			e.Files = append(e.Files, files...)
-			slices.Sort(e.Files)
-		}
-		for env, vs := range varsByEnv {
-			get(env).Vars = vs
-		}
-		for env, bases := range overlays {
-			for base, os := range bases {
-				if slices.Contains(app.Files, base) || slices.ContainsFunc(sortedKeys(envFiles), func(e string) bool { return slices.Contains(envFiles[e], base) }) {
-					e := get(env)
-					if e.Overlays == nil {
-						e.Overlays = map[string][]string{}
-					}
-					e.Overlays[base] = os
-				}
-			}
-		}
-		// An app whose Application exists only in per-environment copies deploys only where
-		// it has one.
-		if !slices.ContainsFunc(shared, func(f string) bool {
-			return slices.ContainsFunc(appFiles[name], func(s sniffed) bool { return s.path == f })
-		}) {
-			for env := range app.Environments {
-				if len(envFiles[env]) == 0 {
-					delete(app.Environments, env)
-				}
-			}
-		}
-		app.Everywhere = len(envFiles) == 0 && !slices.ContainsFunc(app.EnvironmentNames(), func(e string) bool {
-			return len(app.Environments[e].Vars) > 0
-		})
-		repo.Apps = append(repo.Apps, app)
 	}
-	return repo, nil
+	app.Files = shared
+	get := func(env string) *AppEnv {
+		if app.Environments[env] == nil {
+			app.Environments[env] = &AppEnv{}
+		}
+		return app.Environments[env]
+	}
+	for env, files := range envFiles {
+		e := get(env)
+		// A per-environment copy replaces the shared files that hold the Application.
+		for _, f := range shared {
+			if !d.holdsApplication(name, f) {
+				e.Files = append(e.Files, f)
+			}
+		}
+		e.Files = append(e.Files, files...)
+		slices.Sort(e.Files)
+	}
+	for env, vs := range d.varsByEnv {
+		get(env).Vars = vs
+	}
+	for env, bases := range d.overlays {
+		for base, os := range bases {
+			if slices.Contains(app.Files, base) || slices.ContainsFunc(sortedKeys(envFiles), func(e string) bool { return slices.Contains(envFiles[e], base) }) {
+				e := get(env)
+				if e.Overlays == nil {
+					e.Overlays = map[string][]string{}
+				}
+				e.Overlays[base] = os
+			}
+		}
+	}
+	// An app whose Application exists only in per-environment copies deploys only where it
+	// has one.
+	if !slices.ContainsFunc(shared, func(f string) bool { return d.holdsApplication(name, f) }) {
+		for env := range app.Environments {
+			if len(envFiles[env]) == 0 {
+				delete(app.Environments, env)
+			}
+		}
+	}
+	app.Everywhere = len(envFiles) == 0 && !slices.ContainsFunc(app.EnvironmentNames(), func(e string) bool {
+		return len(app.Environments[e].Vars) > 0
+	})
+	return app
 }
 
 func commonPrefix(ss []string) string {
