@@ -325,7 +325,8 @@ func (w *fieldWalker) walk(v any, t reflect.Type, path []string) {
 		for i := base; i < end; i++ {
 			k := w.keys[i]
 			ft, ok := fields[k]
-			p := append(path, k)
+			p := path // a child's path shares path's array: it is a stack, see fieldWalker
+			p = append(p, k)
 			if !ok {
 				names := sortedKeys(fields)
 				msg := fmt.Sprintf("unknown field %q", k)

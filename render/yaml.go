@@ -194,11 +194,12 @@ func findNode(root *yaml.Node, path []string, key bool) (*yaml.Node, bool) {
 	n := root
 	for _, p := range path {
 		for n.Kind == yaml.AliasNode || n.Kind == yaml.DocumentNode {
-			if n.Kind == yaml.AliasNode {
+			switch {
+			case n.Kind == yaml.AliasNode:
 				n = n.Alias
-			} else if len(n.Content) > 0 {
+			case len(n.Content) > 0:
 				n = n.Content[0]
-			} else {
+			default:
 				return n, false
 			}
 		}
