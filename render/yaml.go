@@ -233,15 +233,6 @@ func findNode(root *yaml.Node, path []string, key bool) (*yaml.Node, bool) {
 	return n, true
 }
 
-// splitPath turns "spec.env[2].name" into ["spec", "env", "2", "name"].
-func splitPath(p string) []string {
-	p = strings.NewReplacer("[", ".", "]", "").Replace(p)
-	if p == "" {
-		return nil
-	}
-	return strings.Split(p, ".")
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
