@@ -30,7 +30,8 @@ func (d *Document) Decode(out any) error {
 	return d.DecodeWith(out, Options{})
 }
 
-// DecodeWith is Decode with the rules of opts.
+// DecodeWith is Decode under the rules of opts, for a parsed file that is to be held to the
+// rules of Applications (see [Options]); opts.Pos is not used, the nodes know their place.
 func (d *Document) DecodeWith(out any, opts Options) error {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {

@@ -127,3 +127,21 @@ func TestDecodeValueNeedsAPointer(t *testing.T) {
 		t.Errorf("got %v, want a complaint about out", err)
 	}
 }
+
+// TestDocumentDecodeWith: the options apply to a parsed document too, with its own positions.
+func TestDocumentDecodeWith(t *testing.T) {
+	d, err := Parse("a.yaml", []byte("metadata:\n  name: 1.10\nspec:\n  replicas: {min: x}\n"), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got app
+	err = d.DecodeWith(&got, Options{StrictStrings: true, JSONWording: true})
+	var msgs []string
+	for _, e := range Errors(err) {
+		msgs = append(msgs, e.Error())
+	}
+	want := []string{`a.yaml:2:9: metadata.name: wrong type: want a string, got number`, `a.yaml:4:19: spec.replicas.min: wrong type: want a whole number, got string`}
+	if diff := cmp.Diff(want, msgs); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
