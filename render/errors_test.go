@@ -51,6 +51,40 @@ spec:
 			files: map[string]string{".nais/nais.yaml": minimalApp + "  port: http\n"},
 			want:  `.nais/nais.yaml:7:9: spec.port: wrong type: want a whole number, got string`,
 		},
+		// An Application is decoded once, with its overlays merged into the base, and each problem
+		// still names the file and line that set the value.
+		{
+			name:  "unknown field in an overlay",
+			files: map[string]string{".nais/nais.yaml": minimalApp + "  replicas:\n    min: 1\n", ".nais/nais.dev.yaml": "spec:\n  replicas:\n    mx: 3\n"},
+			want:  `.nais/nais.dev.yaml:3:5: spec.replicas.mx: unknown field "mx"; did you mean "max"?`,
+		},
+		{
+			name:  "wrong type in an overlay",
+			files: map[string]string{".nais/nais.yaml": minimalApp + "  port: 8080\n", ".nais/nais.dev.yaml": "spec:\n  port: http\n"},
+			want:  `.nais/nais.dev.yaml:2:9: spec.port: wrong type: want a whole number, got string`,
+		},
+		{
+			name:  "a number where NAIS wants a string",
+			files: map[string]string{".nais/nais.yaml": minimalApp, ".nais/nais.dev.yaml": "spec:\n  image: 1.10\n"},
+			want:  `.nais/nais.dev.yaml:2:10: spec.image: wrong type: want a string, got number`,
+		},
+		{
+			name:  "a fraction where NAIS wants a whole number",
+			files: map[string]string{".nais/nais.yaml": minimalApp + "  replicas:\n    min: 1.5\n"},
+			want:  `.nais/nais.yaml:8:10: spec.replicas.min: wrong type: want a whole number, got number 1.5`,
+		},
+		{
+			name:  "every wrong type at once, in the base and the overlay",
+			files: map[string]string{".nais/nais.yaml": minimalApp + "  port: http\n", ".nais/nais.dev.yaml": "spec:\n  replicas:\n    max: many\n  prometheus: {enabled: yes}\n"},
+			want: `.nais/nais.dev.yaml:3:10: spec.replicas.max: wrong type: want a whole number, got string
+.nais/nais.dev.yaml:4:25: spec.prometheus.enabled: wrong type: want true or false, got string
+.nais/nais.yaml:7:9: spec.port: wrong type: want a whole number, got string`,
+		},
+		{
+			name:  "a merge key is a field like any other",
+			files: map[string]string{".nais/nais.yaml": minimalApp + "  <<: {port: 8081}\n"},
+			want:  `.nais/nais.yaml:7:3: spec["<<"]: unknown field "<<"`,
+		},
 		{
 			name: "undefined variable under strict",
 			files: map[string]string{

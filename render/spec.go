@@ -2,13 +2,7 @@ package render
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"reflect"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -265,191 +259,25 @@ type HTTPAction struct {
 	Port int32  `json:"port,omitempty"`
 }
 
-// fieldProblem is an unknown field found while decoding.
-type fieldProblem struct {
-	path []string
-	msg  string
-}
-
-var (
-	rawMessageType = reflect.TypeFor[json.RawMessage]()
-	intOrStrType   = reflect.TypeFor[intstr.IntOrString]()
-)
-
-// unknownFields walks v (decoded YAML) against the json tags of t and reports every key t has
-// no field for, with a suggestion when a known field is a likely typo.
-func unknownFields(v any, t reflect.Type, path []string, out *[]fieldProblem) {
-	w := fieldWalker{out: out}
-	w.walk(v, t, path)
-}
-
-// fieldWalker is unknownFields' state. path and keys are stacks: a child appends to them and
-// truncates them back before it returns, so a walk allocates them about once; a problem keeps
-// a copy of its path.
-type fieldWalker struct {
-	out  *[]fieldProblem
-	keys []string
-}
-
-// sortedKeys pushes m's keys, sorted, onto w.keys and returns where they start.
-func (w *fieldWalker) sortedKeys(m map[string]any) int {
-	base := len(w.keys)
-	for k := range m {
-		w.keys = append(w.keys, k)
-	}
-	slices.Sort(w.keys[base:])
-	return base
-}
-
-func (w *fieldWalker) pop(base int) {
-	clear(w.keys[base:])
-	w.keys = w.keys[:base]
-}
-
-func (w *fieldWalker) walk(v any, t reflect.Type, path []string) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == rawMessageType || t == intOrStrType {
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return // a type error, reported by the decoder
-		}
-		fields := jsonFields(t)
-		base, end := w.sortedKeys(m), len(w.keys)
-		// Index, not range: a child's walk may grow (and move) w.keys.
-		for i := base; i < end; i++ {
-			k := w.keys[i]
-			ft, ok := fields[k]
-			p := append(path, k)
-			if !ok {
-				names := sortedKeys(fields)
-				msg := fmt.Sprintf("unknown field %q", k)
-				if s := yamlpos.Suggest(k, names); s != "" {
-					msg += fmt.Sprintf("; did you mean %q?", s)
-				} else {
-					msg += "; remove it or check its indentation"
-				}
-				*w.out = append(*w.out, fieldProblem{path: slices.Clone(p), msg: msg})
-				continue
-			}
-			w.walk(m[k], ft, p)
-		}
-		w.pop(base)
-	case reflect.Slice:
-		s, ok := v.([]any)
-		if !ok {
-			return
-		}
-		for i, x := range s {
-			w.walk(x, t.Elem(), append(path, strconv.Itoa(i)))
-		}
-	case reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
-		base, end := w.sortedKeys(m), len(w.keys)
-		for i := base; i < end; i++ {
-			w.walk(m[w.keys[i]], t.Elem(), append(path, w.keys[i]))
-		}
-		w.pop(base)
-	}
-}
-
-// fieldCache memoizes jsonFields per type; decoding is on every render's path.
-var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
-
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	if f, ok := fieldCache.Load(t); ok {
-		return f.(map[string]reflect.Type)
-	}
-	f := buildJSONFields(t)
-	fieldCache.Store(t, f)
-	return f
-}
-
-func buildJSONFields(t reflect.Type) map[string]reflect.Type {
-	fields := make(map[string]reflect.Type, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			if f.Anonymous {
-				for k, v := range jsonFields(f.Type) {
-					fields[k] = v
-				}
-				continue
-			}
-			name = f.Name
-		}
-		fields[name] = f.Type
-	}
-	return fields
-}
+// appDecoding are the decoder's rules for Applications: a number or boolean where NAIS wants a
+// string is an error, and type errors keep the wording render has always had.
+var appDecoding = yamlpos.Options{StrictStrings: true, JSONWording: true}
 
 // decodeStrict decodes v (the merged document) into out, which must be a pointer to a struct,
-// through encoding/json: v is encoded and decoded again, after unknownFields has looked for
-// keys out has no field for (encoding/json would drop them, or take "Port" for "port").
-// Unknown fields and wrong types come back as positioned problems; pos finds the place of a
-// field path in the team's files.
+// with yamlpos, the one decoder of team files: unknown fields (with a suggestion) and wrong
+// types come back as positioned problems. v is the base file with its overlays merged in, so
+// pos, not a node tree, finds the place of a field path: in the last file that set it.
 func decodeStrict(v any, out any, pos func(path []string, key bool) (file string, line, col int)) Errors {
-	var errs Errors
-	var unknown []fieldProblem
-	unknownFields(v, reflect.TypeOf(out), make([]string, 0, 16), &unknown)
-	for _, u := range unknown {
-		file, line, col := pos(u.path, true)
-		errs = append(errs, &Error{File: file, Line: line, Column: col, Path: joinPath(u.path), Msg: u.msg})
+	opts := appDecoding
+	opts.Pos = pos
+	err := yamlpos.DecodeValue(v, out, opts)
+	if err == nil {
+		return nil
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		errs = append(errs, &Error{Msg: "cannot encode the document: " + err.Error(), Err: err})
+	if errs, ok := fromYAMLPos(err).(Errors); ok {
 		return errs
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			path := splitPath(te.Field)
-			file, line, col := pos(path, false)
-			errs = append(errs, &Error{File: file, Line: line, Column: col, Path: joinPath(path),
-				Msg: fmt.Sprintf("wrong type: want %s, got %s", typeName(te.Type), te.Value), Err: err})
-		} else {
-			file, line, col := pos(nil, false)
-			errs = append(errs, &Error{File: file, Line: line, Column: col, Msg: "cannot decode: " + err.Error(), Err: err})
-		}
-	}
-	return errs
-}
-
-func typeName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice:
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "a map"
-	}
-	return t.String()
+	return Errors{{Msg: "cannot decode: " + err.Error(), Err: err}}
 }
 
 // joinPath writes a field path the way people read it: spec.env[2].name.

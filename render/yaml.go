@@ -194,11 +194,12 @@ func findNode(root *yaml.Node, path []string, key bool) (*yaml.Node, bool) {
 	n := root
 	for _, p := range path {
 		for n.Kind == yaml.AliasNode || n.Kind == yaml.DocumentNode {
-			if n.Kind == yaml.AliasNode {
+			switch {
+			case n.Kind == yaml.AliasNode:
 				n = n.Alias
-			} else if len(n.Content) > 0 {
+			case len(n.Content) > 0:
 				n = n.Content[0]
-			} else {
+			default:
 				return n, false
 			}
 		}
@@ -230,15 +231,6 @@ func findNode(root *yaml.Node, path []string, key bool) (*yaml.Node, bool) {
 		}
 	}
 	return n, true
-}
-
-// splitPath turns "spec.env[2].name" into ["spec", "env", "2", "name"].
-func splitPath(p string) []string {
-	p = strings.NewReplacer("[", ".", "]", "").Replace(p)
-	if p == "" {
-		return nil
-	}
-	return strings.Split(p, ".")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -17,6 +17,14 @@
 // tag option is not supported. YAML merge keys ("<<: *base") and anchors work; aliases are
 // expanded within limits, so a small hostile file cannot make flyt build a huge value.
 //
+// It is the one decoder of the files teams and operators write. A document that is not one
+// node tree, such as an Application that render has merged from a base file and its overlays,
+// is decoded as plain values with [DecodeValue], through the same walk and messages, and a
+// position function names the file each value came from. The rules in which callers differ
+// are [Options]: render refuses numbers where NAIS wants a string (StrictStrings) and keeps its
+// long-standing wording of type errors (JSONWording); a plain value has no merge keys to expand,
+// so "<<" there is an unknown field.
+//
 // Semantic validation that runs after decoding uses [Document.Position] or [Document.Errorf]
 // to point at the field it complains about.
 package yamlpos
