@@ -69,14 +69,14 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 }
 
 // digest returns "sha256:" and the hex SHA-256 of Canonical(objs), and the container images
-// the objects reference: those of containers anywhere in them, and spec.image (Naisjob and
-// similar kinds). Each object's line is encoded straight into the hash (json.Encoder writes
+// the objects reference, as imagesOf adds them for each object (objectImages, or what the
+// generator knows it put in). Each object's line is encoded straight into the hash (json.Encoder writes
 // what json.Marshal returns and the newline, from its pooled buffer) instead of the whole form
 // being built in memory.
 //
 // An object whose canonical form is longer than maxObject bytes (when positive) ends it with a
 // *tooBigError.
-func digest(objs []*unstructured.Unstructured, maxObject int64) (string, []string, error) {
+func digest(objs []*unstructured.Unstructured, maxObject int64, imagesOf func(map[string]bool, *unstructured.Unstructured)) (string, []string, error) {
 	h := &lineHash{Hash: sha256.New()}
 	enc := json.NewEncoder(h)
 	images := map[string]bool{}
@@ -87,10 +87,7 @@ func digest(objs []*unstructured.Unstructured, maxObject int64) (string, []strin
 		if size := h.last - 1; maxObject > 0 && size > maxObject {
 			return "", nil, &tooBigError{obj: o, size: size}
 		}
-		addImages(images, o.Object)
-		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok && img != "" {
-			images[img] = true
-		}
+		imagesOf(images, o)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), sortedKeys(images), nil
 }
@@ -105,6 +102,15 @@ type lineHash struct {
 func (l *lineHash) Write(p []byte) (int, error) {
 	l.last = int64(len(p))
 	return l.Hash.Write(p)
+}
+
+// objectImages adds to images the container images o references: those of containers
+// anywhere in it, and spec.image (Naisjob and similar kinds).
+func objectImages(images map[string]bool, o *unstructured.Unstructured) {
+	addImages(images, o.Object)
+	if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok && img != "" {
+		images[img] = true
+	}
 }
 
 // addImages adds to images the image of every container in v: the items of a "containers" or

@@ -6,6 +6,7 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -15,6 +16,60 @@ import (
 // which the YAML of the golden files would not show), less status and the null
 // creationTimestamps.
 func TestConvertLikeTheConverter(t *testing.T) {
+	compared := 0
+	for name, obj := range allGenerated(t) {
+		want, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(want, "status")
+		dropNullTimestamps(want)
+		got, err := toUnstructured(obj)
+		if err != nil {
+			t.Fatalf("%s: %T: %v", name, obj, err)
+		}
+		if d := cmp.Diff(want, got.Object); d != "" {
+			t.Errorf("%s: %T (-converter +toUnstructured):\n%s", name, obj, d)
+		}
+		compared++
+	}
+	if compared < 50 {
+		t.Errorf("compared %d generated objects; the golden cases should give at least 50", compared)
+	}
+}
+
+// TestGeneratedImages holds the generator to what the digest assumes of it (renderer.imagesOf):
+// the only container image in the objects generated from an Application is the generator's
+// image, so searching them would find nothing else.
+func TestGeneratedImages(t *testing.T) {
+	deployments := 0
+	for name, obj := range allGenerated(t) {
+		u, err := toUnstructured(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images := map[string]bool{}
+		objectImages(images, u)
+		if _, isDeployment := obj.(*appsv1.Deployment); isDeployment {
+			deployments++
+			if d := cmp.Diff([]string{generatedImage}, sortedKeys(images)); d != "" {
+				t.Errorf("%s: images of the Deployment (-want +got):\n%s", name, d)
+			}
+		} else if len(images) > 0 {
+			t.Errorf("%s: %T references images %v; renderer.imagesOf gives only the generator's image", name, obj, sortedKeys(images))
+		}
+	}
+	if deployments < 10 {
+		t.Errorf("checked %d Deployments; the golden cases should give at least 10", deployments)
+	}
+}
+
+// generatedImage is the image allGenerated gives the generator.
+const generatedImage = "registry.example/app:1"
+
+// allGenerated yields, by case name, every typed object the generator makes from the golden
+// cases and the benchmark's typical app.
+func allGenerated(t *testing.T) func(yield func(string, any) bool) {
 	inputs, err := filepath.Glob("testdata/golden/*.yaml")
 	if err != nil || len(inputs) == 0 {
 		t.Fatalf("no golden inputs: %v", err)
@@ -28,27 +83,14 @@ func TestConvertLikeTheConverter(t *testing.T) {
 	for _, in := range inputs {
 		cases[filepath.Base(in)] = readCase(t, in)
 	}
-	compared := 0
-	for name, c := range cases {
-		for _, obj := range generatedObjects(t, c) {
-			want, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-			if err != nil {
-				t.Fatal(err)
+	return func(yield func(string, any) bool) {
+		for name, c := range cases {
+			for _, obj := range generatedObjects(t, c) {
+				if !yield(name, obj) {
+					return
+				}
 			}
-			delete(want, "status")
-			dropNullTimestamps(want)
-			got, err := toUnstructured(obj)
-			if err != nil {
-				t.Fatalf("%s: %T: %v", name, obj, err)
-			}
-			if d := cmp.Diff(want, got.Object); d != "" {
-				t.Errorf("%s: %T (-converter +toUnstructured):\n%s", name, obj, d)
-			}
-			compared++
 		}
-	}
-	if compared < 50 {
-		t.Errorf("compared %d generated objects; the golden cases should give at least 50", compared)
 	}
 }
 
@@ -90,7 +132,7 @@ func generatedObjects(t *testing.T, c *goldenCase) []any {
 					if errs := decodeStrict(d.value, &a, d.pos); len(errs) > 0 {
 						continue
 					}
-					g := &generator{app: &a, env: env, pos: d.pos, image: "registry.example/app:1"}
+					g := &generator{app: &a, env: env, pos: d.pos, image: generatedImage}
 					out = append(out, g.objects()...)
 				}
 			}
