@@ -12,8 +12,9 @@ import (
 )
 
 // toUnstructured converts a generated (typed) object to the unstructured form sync applies,
-// and drops the fields the API server fills in (status, and the creationTimestamp: null every
-// ObjectMeta encodes to), so the output holds only what flyt means to own.
+// and drops the status the API server fills in, so the output holds only what flyt means to
+// own. ObjectMeta's creationTimestamp needs no dropping: apimachinery tags it omitzero, so
+// the conversion leaves an unset one out (TestConvertLikeTheConverter checks no object has one).
 //
 // The conversion is structured-merge-diff's reflection (the value package the API server's
 // field manager reads typed objects with): it gives the map runtime.DefaultUnstructuredConverter
@@ -30,27 +31,7 @@ func toUnstructured(o any) (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("convert %T: not an object", o)
 	}
 	delete(m, "status")
-	dropNullTimestamps(m)
 	return &unstructured.Unstructured{Object: m}, nil
-}
-
-// objectMetas are where the kinds generator.go makes hold an ObjectMeta: every object's
-// metadata, and a Deployment's pod template. Only there can the converter write a
-// creationTimestamp: null, so only there is it looked for, instead of in every map of the
-// object (a kind with another template, such as a CronJob's jobTemplate, adds its path here;
-// the golden files show any null left behind).
-var objectMetas = [][]string{{"metadata"}, {"spec", "template", "metadata"}}
-
-func dropNullTimestamps(obj map[string]any) {
-	for _, path := range objectMetas {
-		if meta, ok, _ := unstructured.NestedFieldNoCopy(obj, path...); ok {
-			if m, ok := meta.(map[string]any); ok {
-				if ts, ok := m["creationTimestamp"]; ok && ts == nil {
-					delete(m, "creationTimestamp")
-				}
-			}
-		}
-	}
 }
 
 // Canonical is the form the digest is taken over: each object as encoding/json writes it
@@ -70,9 +51,9 @@ func Canonical(objs []*unstructured.Unstructured) ([]byte, error) {
 
 // digest returns "sha256:" and the hex SHA-256 of Canonical(objs), and the container images
 // the objects reference, as imagesOf adds them for each object (objectImages, or what the
-// generator knows it put in). Each object's line is encoded straight into the hash (json.Encoder writes
-// what json.Marshal returns and the newline, from its pooled buffer) instead of the whole form
-// being built in memory.
+// generator knows it put in). Each object's line is encoded straight into the hash
+// (json.Encoder writes what json.Marshal returns and the newline, from its pooled buffer)
+// instead of the whole form being built in memory.
 //
 // An object whose canonical form is longer than maxObject bytes (when positive) ends it with a
 // *tooBigError.
@@ -99,6 +80,7 @@ type lineHash struct {
 	last int64
 }
 
+// Write hashes p and remembers its length.
 func (l *lineHash) Write(p []byte) (int, error) {
 	l.last = int64(len(p))
 	return l.Hash.Write(p)
