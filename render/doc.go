@@ -130,9 +130,10 @@
 //
 // Objects are sorted by kind (ServiceAccount, ConfigMap, Secret, PVC, Service, Deployment, HPA,
 // PDB, Ingress, NetworkPolicy, then the rest), then apiVersion, namespace and name. Generated
-// objects become unstructured through apimachinery's converter. [Canonical] is the digest's
-// input: each object as encoding/json writes it (compact, keys sorted), one per line. [YAML]
-// and [JSON] print them for people.
+// objects become unstructured through structured-merge-diff's reflection, which gives the map
+// apimachinery's converter gives at less cost. [Canonical] is the digest's input: each object
+// as encoding/json writes it (compact, keys sorted), one per line. [YAML] and [JSON] print
+// them for people.
 //
 // # Reading YAML
 //

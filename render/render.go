@@ -108,6 +108,10 @@ type renderer struct {
 	// looked up then: finding it parses the file again).
 	file   string
 	origin map[*unstructured.Unstructured]*sourceDoc
+	// generated holds the objects made from the Application, with the one container image
+	// the generator put in them: the digest takes their images from here instead of searching
+	// every map of them (TestGeneratedImages holds the generator to it).
+	generated map[*unstructured.Unstructured]string
 	// output and values are what is left of the render's budgets of template output and YAML
 	// values (TemplateOutput and YAMLValues), spent by every file it expands.
 	output int64
@@ -138,6 +142,7 @@ func (r *renderer) run(in Vars) {
 	var objects []*unstructured.Unstructured
 	sawApp := false
 	r.origin = map[*unstructured.Unstructured]*sourceDoc{}
+	r.generated = map[*unstructured.Unstructured]string{}
 	for _, f := range files {
 		r.file = f
 		docs, ok := r.documents(f, ctx)
@@ -413,9 +418,22 @@ func (r *renderer) application(d *sourceDoc, vars map[string]any) []*unstructure
 			r.addErr(err)
 			continue
 		}
+		r.generated[u] = g.image
 		out = append(out, u)
 	}
 	return out
+}
+
+// imagesOf adds to images the container images of o: the generator's image for an object
+// generated from the Application, else what objectImages finds in it.
+func (r *renderer) imagesOf(images map[string]bool, o *unstructured.Unstructured) {
+	if img, ok := r.generated[o]; ok {
+		if img != "" {
+			images[img] = true
+		}
+		return
+	}
+	objectImages(images, o)
 }
 
 func listOrNone(s []string) string {
@@ -595,7 +613,7 @@ func (r *renderer) finish() (*Result, error) {
 		r.errs = slices.CompactFunc(r.errs, func(a, b *Error) bool { return a.Error() == b.Error() })
 		return res, r.errs
 	}
-	d, imgs, err := digest(res.Objects, int64(r.repo.Limits.ObjectSize))
+	d, imgs, err := digest(res.Objects, int64(r.repo.Limits.ObjectSize), r.imagesOf)
 	var big *tooBigError
 	if errors.As(err, &big) {
 		file, line, _ := r.origin[big.obj].pos(nil, false)
