@@ -63,7 +63,7 @@ tenant: dev.example.no
 }
 
 // BenchmarkRender measures renders per second of a typical app, with the repository loaded
-// once (as sync does per revision). Run with -cpu 1; the target is ≥ 2,500 renders/s (issue 16).
+// once (as sync does per revision). Run with -cpu 1; the target is ≥ 2,500 renders/s per core.
 func BenchmarkRender(b *testing.B) {
 	repo, err := LoadRepo(typicalApp, ".", LoadOptions{})
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // messages, and lazyNodes finds them with yaml.v3 then.
 //
 // It stays, although a hand-written parser is attack surface, because without it one limit
-// of issue 15 no longer holds: yaml.v3 builds a node (about 160 bytes) and a scratch buffer for
+// on hostile input no longer holds: yaml.v3 builds a node (about 160 bytes) and a scratch buffer for
 // every value, so TestHostileRepositories' "many documents each within the limit" (three files
 // of 40,000 values parsed before the app's limits.yamlValues budget runs out) allocated
 // 65.3 MiB beyond its input through yaml.v3 alone, over the 64 MiB bound, against 40.1 MiB

@@ -1,7 +1,7 @@
 // Command flytbench measures flyt on the local control plane, side by side with what an
 // operator would use instead, and writes a Markdown and a JSON report under bench/results/.
 //
-// Scenarios (issue 10): initial sync of N apps × 2 environments spread over up to 50
+// Scenarios: initial sync of N apps × 2 environments spread over up to 50
 // repositories, against `kubectl apply --server-side` and a minimal direct server-side-apply
 // client; push latency (signed webhook → applied) while the N apps are managed; the cost of a
 // no-op resync of every app; Git polling of 50 repositories; and the history store benchmark
