@@ -4,6 +4,8 @@ GO ?= go
 GO_TEST_ARGS ?= -race -count=1
 # The control plane lives in a cache outside the repository; hack/controlplane.sh prints its folder.
 CONTROLPLANE_DIR = $(shell hack/controlplane.sh)
+# Dex, the OpenID provider the tests log in through, is cached the same way; hack/dex.sh prints it.
+DEX = $(shell hack/dex.sh)
 # Real NAIS team repositories, kept beside the repository (not in it) by the team and CI; the
 # tests over them say in one line that they are left out when the folder is not there.
 FLYT_NAIS_TESTDATA ?= $(wildcard $(CURDIR)/../shared/testdata/nais)
@@ -32,9 +34,12 @@ vet: ## Run go vet
 lint: ## golangci-lint with flyt's linters (.golangci.yml; pinned in hack/tools/go.mod)
 	$(GO) tool -modfile=hack/tools/go.mod golangci-lint run ./...
 
-test: controlplane ## Run the whole test suite (go vet, then go test -race) on the local control plane
+dex: ## Build (or find in the cache) Dex, the OpenID provider of the tests
+	@hack/dex.sh
+
+test: controlplane dex ## Run the whole test suite (go vet, then go test -race) on the local control plane
 	$(GO) vet ./...
-	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) hack/test.sh $(GO_TEST_ARGS) -timeout 25m ./...
+	FLYT_CONTROLPLANE_DIR=$(CONTROLPLANE_DIR) FLYT_DEX=$(DEX) hack/test.sh $(GO_TEST_ARGS) -timeout 25m ./...
 
 FUZZTIME ?= 30s
 fuzz: ## Run every fuzz target for FUZZTIME (30s), then list all that failed
@@ -53,4 +58,4 @@ verify: ## Fail if formatting or go.mod are not clean
 image: ## Build the container image (needs a Docker engine)
 	docker build -t flyt:dev .
 
-.PHONY: help build controlplane cluster fmt vet lint test fuzz bench demo verify image
+.PHONY: help build controlplane dex cluster fmt vet lint test fuzz bench demo verify image
