@@ -14,7 +14,6 @@
 package controlplane
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"errors"
@@ -37,6 +36,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/flyt-platform/flyt/internal/testenv/toolcache"
 )
 
 // SimulateAnnotation on a pod (or a pod template) set to SimulateCrashLoop keeps the simulated
@@ -57,20 +58,7 @@ var ErrNotBuilt = errors.New("control-plane binaries not built: run `make contro
 
 // Versions returns the component versions from versions.env (K8S_VERSION, ETCD_VERSION,
 // KWOK_VERSION), the single place they are written down.
-func Versions() map[string]string {
-	v := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(versionsEnv))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, val, ok := strings.Cut(line, "="); ok {
-			v[k] = val
-		}
-	}
-	return v
-}
+func Versions() map[string]string { return toolcache.Versions(versionsEnv) }
 
 // Dir returns the cache folder holding bin/ with the control-plane binaries. It is
 // $FLYT_CONTROLPLANE_DIR when set, otherwise <user cache dir>/flyt/controlplane/<version set>,
@@ -79,13 +67,9 @@ func Dir() (string, error) {
 	if d := os.Getenv("FLYT_CONTROLPLANE_DIR"); d != "" {
 		return d, nil
 	}
-	root := os.Getenv("FLYT_CONTROLPLANE_CACHE")
-	if root == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("find the user cache dir: %w", err)
-		}
-		root = filepath.Join(cache, "flyt", "controlplane")
+	root, err := toolcache.Root("FLYT_CONTROLPLANE_CACHE", "controlplane")
+	if err != nil {
+		return "", err
 	}
 	v := Versions()
 	return filepath.Join(root, fmt.Sprintf("k8s-%s-etcd-%s-kwok-%s", v["K8S_VERSION"], v["ETCD_VERSION"], v["KWOK_VERSION"])), nil

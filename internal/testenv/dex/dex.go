@@ -9,7 +9,6 @@
 package dex
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"errors"
@@ -26,21 +25,12 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"sigs.k8s.io/yaml"
+
+	"github.com/flyt-platform/flyt/internal/testenv/toolcache"
 )
 
 //go:embed versions.env
 var versionsEnv string
-
-// version is the Dex release versions.env pins.
-func version() string {
-	sc := bufio.NewScanner(strings.NewReader(versionsEnv))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "DEX_VERSION="); ok {
-			return v
-		}
-	}
-	return "unknown"
-}
 
 // Path returns the Dex binary: $FLYT_DEX when set, otherwise <user cache dir>/flyt/dex/<version>/dex,
 // where hack/dex.sh builds it.
@@ -48,15 +38,11 @@ func Path() (string, error) {
 	if p := os.Getenv("FLYT_DEX"); p != "" {
 		return p, nil
 	}
-	root := os.Getenv("FLYT_DEX_CACHE")
-	if root == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("find the user cache dir: %w", err)
-		}
-		root = filepath.Join(cache, "flyt", "dex")
+	root, err := toolcache.Root("FLYT_DEX_CACHE", "dex")
+	if err != nil {
+		return "", err
 	}
-	return filepath.Join(root, version(), "dex"), nil
+	return filepath.Join(root, toolcache.Versions(versionsEnv)["DEX_VERSION"], "dex"), nil
 }
 
 // User is a person in Dex's password database.

@@ -72,3 +72,17 @@ func TestDexIssuesVerifiableIDTokens(t *testing.T) {
 		t.Error("a wrong password got a token")
 	}
 }
+
+// TestPathIsWhereTheScriptBuilds checks Path against hack/dex.sh's rule: $FLYT_DEX, else
+// $FLYT_DEX_CACHE/<DEX_VERSION>/dex.
+func TestPathIsWhereTheScriptBuilds(t *testing.T) {
+	t.Setenv("FLYT_DEX", "/elsewhere/dex")
+	if got, err := dex.Path(); err != nil || got != "/elsewhere/dex" {
+		t.Errorf("Path with FLYT_DEX = %q, %v", got, err)
+	}
+	t.Setenv("FLYT_DEX", "")
+	t.Setenv("FLYT_DEX_CACHE", "/cache")
+	if got, err := dex.Path(); err != nil || got != "/cache/v2.45.1/dex" {
+		t.Errorf("Path with FLYT_DEX_CACHE = %q, %v; want /cache/v2.45.1/dex (versions.env)", got, err)
+	}
+}
